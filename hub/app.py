@@ -1,0 +1,54 @@
+"""``create_app(settings)`` builds the connexion app from ``openapi.yaml``; nothing else."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from connexion import FlaskApp
+from connexion.exceptions import ProblemException
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+from starlette.exceptions import HTTPException
+
+from hub.api import problems
+from hub.api.limits import BodyLimit
+from hub.api.validation import VALIDATOR_MAP
+from hub.config import Settings
+from hub.errors import HubError
+from hub.services import Hub, build_hub
+
+SPEC = Path(os.environ.get("HUB_OPENAPI", Path(__file__).resolve().parent.parent / "openapi.yaml"))
+
+
+def create_app(
+    settings: Settings | None = None, *, hub: Hub | None = None, validate_responses: bool = False
+) -> FlaskApp:
+    """The WSGI/ASGI app. Tests pass ``validate_responses=True`` to police our own answers."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level)
+    hub = hub or build_hub(settings)
+    app = FlaskApp(__name__, specification_dir=str(SPEC.parent))
+    app.app.extensions["hub"] = hub
+    app.app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Thai stays readable
+    app.add_api(
+        SPEC.name,
+        resolver=Resolver(),
+        strict_validation=True,
+        validate_responses=validate_responses,
+        validator_map=VALIDATOR_MAP,
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/v1/ui", spec_path="/v1/openapi.json"),
+    )
+    app.add_error_handler(HubError, problems.hub_error)
+    app.add_error_handler(ProblemException, problems.connexion_problem)
+    app.add_error_handler(HTTPException, problems.http_exception)
+    app.add_error_handler(Exception, problems.unexpected)
+    app.add_middleware(
+        BodyLimit,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        max_bytes=settings.max_body_bytes,
+        hub=hub,
+    )
+    return app

@@ -1,0 +1,290 @@
+"""The ``hub`` command. Every subcommand reads the same ``HUB_*`` settings (see README.md).
+
+hub db upgrade                      bring the database schema up to date (Alembic)
+hub serve [--host H --port P]       run the API server (uvicorn)
+hub worker                          run an rq worker (needs HUB_REDIS_URL)
+hub keys init                       make the hub's signing key
+hub keys generate CODE --out DIR    make an agency key pair (private file 0600)
+hub certs init | issue CODE         a development CA and agency certificates
+hub agencies list | add CODE ...    the trust registry
+hub demo [--once]                   a hub on SQLite with reference agencies and sample traffic
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hub.config import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    settings = Settings.from_env()
+    result: int = args.func(settings, args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = p.add_subparsers(title="commands", metavar="COMMAND")
+
+    db = sub.add_parser("db", help="database schema (Alembic migrations)").add_subparsers(
+        metavar="ACTION"
+    )
+    up = db.add_parser(
+        "upgrade", help="upgrade the database named by HUB_DATABASE_URL to the newest schema"
+    )
+    up.add_argument("--revision", default="head")
+    up.set_defaults(func=_db_upgrade)
+
+    serve = sub.add_parser("serve", help="run the API server (uvicorn); upgrades the schema first")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser("worker", help="run an rq worker for deliveries (needs HUB_REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(func=_worker)
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(metavar="ACTION")
+    k_init = keys.add_parser(
+        "init", help="make a new hub signing key in HUB_KEY_DIR (rotation: the newest signs)"
+    )
+    k_init.add_argument("--alg", choices=["EdDSA", "ES256"], default="EdDSA")
+    k_init.set_defaults(func=_keys_init)
+    k_gen = keys.add_parser("generate", help="make an agency key pair as JWK files")
+    k_gen.add_argument("code")
+    k_gen.add_argument("--out", type=Path, required=True)
+    k_gen.add_argument("--alg", choices=["EdDSA", "ES256"], default="EdDSA")
+    k_gen.set_defaults(func=_keys_generate)
+
+    certs = sub.add_parser("certs", help="development CA and agency certificates").add_subparsers(
+        metavar="ACTION"
+    )
+    c_init = certs.add_parser("init", help="make a development CA in --dir (default certs/dev)")
+    c_init.add_argument("--dir", type=Path, default=Path("certs/dev"))
+    c_init.set_defaults(func=_certs_init)
+    c_issue = certs.add_parser("issue", help="issue a certificate for an agency key")
+    c_issue.add_argument("code")
+    c_issue.add_argument("--dir", type=Path, default=Path("certs/dev"))
+    c_issue.add_argument(
+        "--key", type=Path, help="the agency's public or private JWK (default: make a new key)"
+    )
+    c_issue.add_argument("--days", type=int, default=365)
+    c_issue.set_defaults(func=_certs_issue)
+
+    ag = sub.add_parser("agencies", help="the trust registry").add_subparsers(metavar="ACTION")
+    ag_list = ag.add_parser("list", help="list enrolled agencies and their keys")
+    ag_list.set_defaults(func=_agencies_list)
+    ag_add = ag.add_parser("add", help="enrol an agency with its public key")
+    ag_add.add_argument("code")
+    ag_add.add_argument("--kind", required=True)
+    ag_add.add_argument("--name", required=True, help="Thai name")
+    ag_add.add_argument("--name-en", default="")
+    ag_add.add_argument(
+        "--key", type=Path, required=True, help="public JWK, PEM public key or PEM certificate"
+    )
+    ag_add.add_argument("--endpoint")
+    ag_add.add_argument("--mode", choices=["push", "pull"], default="pull")
+    ag_add.add_argument("--areas", default="", help="comma-separated DOPA codes, e.g. 10,1001")
+    ag_add.add_argument("--categories", default="", help="comma-separated hub category codes")
+    ag_add.add_argument("--roles", default="submit,receive", help="submit,receive,oversight,admin")
+    ag_add.set_defaults(func=_agencies_add)
+
+    demo = sub.add_parser(
+        "demo", help="run a hub on the embedded default with reference agencies and sample traffic"
+    )
+    demo.add_argument("--once", action="store_true", help="run the scripted part and exit")
+    demo.add_argument("--port", type=int)
+    demo.set_defaults(func=_demo)
+    return p
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.migrate import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    print(f"database at {_safe_url(settings.database_url)} is at revision {args.revision}")
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hub.migrate import upgrade
+
+    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    upgrade(settings.database_url)
+    print(f"hub API on http://{settings.host}:{settings.port}  (docs: /v1/ui/)", flush=True)
+    if args.workers > 1:
+        uvicorn.run(
+            "hub.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+        )
+    else:
+        from hub.app import create_app
+
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+        )
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.redis_url:
+        print(
+            "hub worker needs HUB_REDIS_URL (without Redis the API process delivers itself)",
+            file=sys.stderr,
+        )
+        return 2
+    from redis import Redis
+    from rq import Queue, Worker
+
+    conn = Redis.from_url(settings.redis_url)
+    Worker(
+        [Queue("hub-deliveries", connection=conn, serializer="json")],
+        connection=conn,
+        serializer="json",
+    ).work(burst=args.burst)
+    return 0
+
+
+def _keys_init(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.exchange.hubkey import init_key
+
+    path = init_key(settings.key_dir, alg=args.alg)
+    print(f"hub signing key written to {path} (mode 0600); it signs from now on")
+    return 0
+
+
+def _keys_generate(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.exchange.keys import (
+        generate_private_key,
+        jwk_thumbprint,
+        private_jwk,
+        public_jwk,
+        write_private_jwk,
+    )
+
+    key = generate_private_key(args.alg)
+    key_id = jwk_thumbprint(public_jwk(key))[:16]
+    kid = f"{args.code}/{key_id}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    private_path = args.out / f"{args.code}.private.jwk"
+    public_path = args.out / f"{args.code}.public.jwk"
+    write_private_jwk(private_path, private_jwk(key, kid=kid))
+    public_path.write_text(json.dumps(public_jwk(key, kid=kid), indent=2) + "\n")
+    print(f"kid {kid}")
+    print(f"private {private_path} (0600, keep it secret)")
+    print(f"public  {public_path} (enrol this one)")
+    return 0
+
+
+def _certs_init(settings: Settings, args: argparse.Namespace) -> int:
+    from hub import devca
+
+    print(devca.init(args.dir))
+    return 0
+
+
+def _certs_issue(settings: Settings, args: argparse.Namespace) -> int:
+    from hub import devca
+
+    print(devca.issue(args.dir, args.code, key_file=args.key, days=args.days))
+    return 0
+
+
+def _agencies_list(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.exchange import registry
+    from hub.services import build_hub
+
+    hub = build_hub(settings)
+    with hub.transaction() as s:
+        for a in registry.list_agencies(s):
+            keys = (
+                ", ".join(f"{k.kid} ({k.status})" for k in registry.agency_keys(s, a.code))
+                or "no keys"
+            )
+            roles = ",".join(a.roles)
+            print(f"{a.code:<16} {a.kind:<20} {a.name_th} / {a.name_en}  [{roles}]  {keys}")
+    return 0
+
+
+def _agencies_add(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.errors import HubError
+    from hub.exchange import registry
+    from hub.services import build_hub
+
+    hub = build_hub(settings)
+    material = key_material_from_file(args.key)
+    try:
+        with hub.transaction() as s:
+            registry.enrol(
+                s,
+                code=args.code,
+                kind=args.kind,
+                name_th=args.name,
+                name_en=args.name_en,
+                key=material,
+                endpoint=args.endpoint,
+                mode=args.mode,
+                areas=_csv(args.areas),
+                categories=_csv(args.categories),
+                roles=_csv(args.roles),
+                trusted_roots=hub.trusted_roots(),
+                now=hub.now(),
+            )
+    except HubError as exc:
+        print(f"refused ({exc.slug}): {exc.detail}", file=sys.stderr)
+        return 1
+    print(f"enrolled {args.code}")
+    return 0
+
+
+def key_material_from_file(path: Path) -> object:
+    """A JWK file, a PEM public key or a PEM certificate chain, told apart by content."""
+    from hub.exchange.registry import KeyMaterial
+
+    text = path.read_text()
+    if text.lstrip().startswith("{"):
+        jwk = json.loads(text)
+        public = {k: v for k, v in jwk.items() if k != "d"}
+        key_id = jwk.get("kid", "").split("/", 1)[-1] or None
+        return KeyMaterial(jwk=public, key_id=key_id)
+    if "BEGIN CERTIFICATE" in text:
+        return KeyMaterial(certificate=text)
+    return KeyMaterial(pem=text)
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.demo import run
+
+    return run(settings, once=args.once, port=args.port)
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,261 @@
+"""Typed ORM tables. Alembic (``hub/migrations``) owns the schema; these mirror it.
+
+JSON columns are JSONB on PostgreSQL. Times are timezone-aware and stored in UTC. Message
+bytes are kept exactly as received (``LargeBinary``), never re-serialised.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL needs 64 bits at national scale.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware in, timezone-aware out, on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: every time in the hub is zone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Agency(Base):
+    """A participant: its routing defaults and how deliveries reach it."""
+
+    __tablename__ = "agencies"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_th: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str] = mapped_column(String(300), default="")
+    kind: Mapped[str] = mapped_column(String(32))
+    areas: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    categories: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    endpoint: Mapped[str | None] = mapped_column(String(500))
+    mode: Mapped[str] = mapped_column(String(8), default="pull")
+    roles: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AgencyKey(Base):
+    """A public key an agency signs with; ``kid`` is ``<agency-code>/<key-id>``."""
+
+    __tablename__ = "agency_keys"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("agencies.code"), index=True)
+    kid: Mapped[str] = mapped_column(String(200), unique=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    jwk: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16), default="jwk")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Envelope(Base):
+    """One accepted signed message, its exact bytes and the receipt the hub gave for it."""
+
+    __tablename__ = "envelopes"
+    __table_args__ = (UniqueConstraint("issuer", "message_id", name="uq_envelopes_issuer_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    issuer: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(64))
+    audience: Mapped[str] = mapped_column(String(64))
+    kid: Mapped[str] = mapped_column(String(200))
+    jws: Mapped[bytes] = mapped_column(LargeBinary)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    jws_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    case_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    receipt: Mapped[str | None] = mapped_column(Text)
+
+
+class Case(Base):
+    """The national unit of work: one owner at a time, one resolution at the end."""
+
+    __tablename__ = "cases"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    owner: Mapped[str | None] = mapped_column(ForeignKey("agencies.code"), index=True)
+    category: Mapped[str] = mapped_column(String(64))
+    province_code: Mapped[str | None] = mapped_column(String(2))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accept_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    merged_into: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Complaint(Base):
+    """A citizen's report as the shared schema describes it; personal data kept sealed."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (
+        UniqueConstraint("origin_system", "origin_ref", name="uq_complaints_origin"),
+        Index("ix_complaints_area", "province_code", "amphoe_code", "tambon_code"),
+    )
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    origin_agency: Mapped[str] = mapped_column(String(64))
+    origin_system: Mapped[str] = mapped_column(String(64))
+    origin_ref: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    province_code: Mapped[str | None] = mapped_column(String(2))
+    amphoe_code: Mapped[str | None] = mapped_column(String(4))
+    tambon_code: Mapped[str | None] = mapped_column(String(6))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    language: Mapped[str] = mapped_column(String(16), default="th")
+    record: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    personal: Mapped[bytes | None] = mapped_column(LargeBinary)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    envelope_id: Mapped[int | None] = mapped_column(ForeignKey("envelopes.id"))
+    tracking_code: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Handoff(Base):
+    """One step of a case between agencies: offer, forward, assist, return, escalate."""
+
+    __tablename__ = "handoffs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    from_agency: Mapped[str | None] = mapped_column(String(64))
+    to_agency: Mapped[str] = mapped_column(String(64), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="offered")
+    envelope_id: Mapped[int | None] = mapped_column(ForeignKey("envelopes.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """The outbox: the truth about what must reach whom, whatever the queue forgot."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_deliveries_destination_state", "destination", "state"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    envelope_id: Mapped[int] = mapped_column(ForeignKey("envelopes.id"), index=True)
+    destination: Mapped[str] = mapped_column(ForeignKey("agencies.code"))
+    case_id: Mapped[str | None] = mapped_column(String(64))
+    forward_id: Mapped[str] = mapped_column(String(128), unique=True)
+    forward_jws: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LogState(Base):
+    """The one row every append locks, so leaf indexes are gap-free across processes."""
+
+    __tablename__ = "log_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LogLeaf(Base):
+    """A leaf of the transparency log: exact canonical bytes, no personal data."""
+
+    __tablename__ = "log_leaves"
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leaf_input: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    envelope_id: Mapped[int | None] = mapped_column(ForeignKey("envelopes.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LogNode(Base):
+    """Root hash of a complete subtree (level, index): proofs read O(log n) of these."""
+
+    __tablename__ = "log_nodes"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class TreeHead(Base):
+    """A published signed tree head; all are kept so verifiers can check consistency."""
+
+    __tablename__ = "tree_heads"
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    signature: Mapped[str] = mapped_column(Text)
+
+
+class UsedToken(Base):
+    """Bearer-token ids already seen, kept until they expire: a ``jti`` is never reused."""
+
+    __tablename__ = "used_tokens"
+    issuer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
