@@ -29,6 +29,7 @@ def create_app(
     """The WSGI/ASGI app. Tests pass ``validate_responses=True`` to police our own answers."""
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     hub = hub or build_hub(settings)
     app = FlaskApp(__name__, specification_dir=str(SPEC.parent))
     app.app.extensions["hub"] = hub

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from hub.config import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # connexion imports starlette's TestClient, which nags about httpx2 on every start
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -101,6 +104,26 @@ def _parser() -> argparse.ArgumentParser:
     ag_add.add_argument("--categories", default="", help="comma-separated hub category codes")
     ag_add.add_argument("--roles", default="submit,receive", help="submit,receive,oversight,admin")
     ag_add.set_defaults(func=_agencies_add)
+
+    lg = sub.add_parser("log", help="the transparency log").add_subparsers(metavar="ACTION")
+    lg_verify = lg.add_parser(
+        "verify",
+        help="check a hub's signed tree head, that its log only grew, and that receipts are in it",
+    )
+    lg_verify.add_argument("--hub", required=True, help="the hub's base URL")
+    lg_verify.add_argument(
+        "--state",
+        type=Path,
+        default=Path("hub-log-state.json"),
+        help="where the last verified tree head is kept between runs",
+    )
+    lg_verify.add_argument(
+        "--receipt", type=Path, action="append", default=[], help="a receipt file (repeatable)"
+    )
+    lg_verify.add_argument(
+        "--full", action="store_true", help="download every entry and recompute the root"
+    )
+    lg_verify.set_defaults(func=_log_verify)
 
     demo = sub.add_parser(
         "demo", help="run a hub on the embedded default with reference agencies and sample traffic"
@@ -268,6 +291,20 @@ def key_material_from_file(path: Path) -> object:
     if "BEGIN CERTIFICATE" in text:
         return KeyMaterial(certificate=text)
     return KeyMaterial(pem=text)
+
+
+def _log_verify(settings: Settings, args: argparse.Namespace) -> int:
+    import httpx
+
+    from hub.exchange.logverify import Verifier
+
+    with httpx.Client(base_url=args.hub, timeout=30) as http:
+        verdict = Verifier(http).run(state=args.state, receipts=args.receipt, full=args.full)
+    print("\n".join(verdict.lines))
+    print(
+        "VERDICT: the log is consistent" if verdict.ok else "VERDICT: INCONSISTENT (evidence above)"
+    )
+    return 0 if verdict.ok else 1
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Identifiers: time-ordered, URL-safe, carrying what they name (``case-…``, ``TRK-…``)."""
+"""Identifiers: time-ordered, carrying what they name (``case:…``, ``TRK-…``), as the schema's record ids do."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def ulid() -> str:
 
 
 def case_id() -> str:
-    return "case-" + ulid().lower()
+    return "case:" + ulid().lower()
 
 
 def tracking_code() -> str:

@@ -112,11 +112,12 @@ def accept(
             earlier.receipt or "", earlier.message_id, earlier.case_id, earlier.log_index, False
         )
     issued_at = _fresh(payload["issued_at"], now, policy.clock_skew)  # 7
-    body_errors = schema.validate(payload["type"], payload["body"])  # 8
-    if payload["type"] not in handlers.HANDLED:
-        body_errors.append(
-            FieldError("/type", f"message type {payload['type']!r} is not accepted here")
+    if payload["type"] not in handlers.HANDLED:  # 8
+        raise SchemaInvalid(
+            "message type not accepted",
+            errors=[FieldError("/type", f"message type {payload['type']!r} is not accepted here")],
         )
+    body_errors = schema.validate(payload["type"], payload["body"])
     if body_errors:
         raise SchemaInvalid(
             f"{len(body_errors)} error(s) in the message",
@@ -151,6 +152,8 @@ def receipt_payload(envelope: Envelope) -> dict[str, Any]:
         "message_id": envelope.message_id,
         "issuer": envelope.issuer,
         "payload_sha256": envelope.payload_sha256,
+        "jws_sha256": envelope.jws_sha256,
+        "leaf_hash": translog.leaf_hash_hex(envelope),
         "case_id": envelope.case_id,
         "log_index": envelope.log_index,
         "received_at": _rfc3339(envelope.received_at),
@@ -191,7 +194,7 @@ def _fresh(issued_at: str, now: datetime, skew: timedelta) -> datetime:
 
 
 def _under_body(err: FieldError) -> FieldError:
-    return err if err.pointer == "/type" else FieldError("/body" + err.pointer, err.message)
+    return FieldError("/body" + err.pointer, err.message)
 
 
 def _rfc3339(when: datetime) -> str:

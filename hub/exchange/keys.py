@@ -272,7 +272,7 @@ def write_private_jwk(path: str | os.PathLike[str], jwk: dict[str, Any]) -> None
 
     The data goes to a fresh sibling file opened with ``O_CREAT | O_EXCL`` and mode 0600
     (so it is never world-readable, even briefly, and never follows a planted symlink),
-    is fsynced, then renamed over ``path``.
+    is fsynced, then renamed over ``path`` (and the directory fsynced).
     """
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
@@ -287,6 +287,21 @@ def write_private_jwk(path: str | os.PathLike[str], jwk: dict[str, Any]) -> None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def read_jwk(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -101,10 +101,11 @@ def _from_certificate(
     try:
         chain = load_certificate_chain(pem.encode())
         key = verify_certificate_chain(chain, list(roots), now=now)
+        holder = agency_code_from_certificate(chain[0])
     except ValueError as exc:
         raise RequestInvalid(f"certificate refused: {exc}") from exc
-    if agency_code_from_certificate(chain[0]) != code:
-        raise RequestInvalid(f"certificate is not issued to agency {code!r}")
+    if holder != code:
+        raise RequestInvalid(f"certificate is issued to {holder!r}, not {code!r}")
     _key, alg = load_public_jwk(public_jwk(key))
     return key, alg, "certificate"
 

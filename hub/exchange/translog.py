@@ -8,15 +8,19 @@ the price of a log without holes. Proofs read O(log n) rows in one query (see me
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub.errors import FieldError, NotFound, RequestInvalid
 from hub.exchange import merkle
 from hub.exchange.canonical import canonicalize
-from hub.models import Envelope, LogLeaf, LogNode, LogState
+from hub.exchange.hubkey import HubSigner
+from hub.models import Envelope, LogLeaf, LogNode, LogState, TreeHead
 
 TREE_HEAD_TYP = "hub-tree-head+jws"
 
@@ -89,3 +93,146 @@ def tree_head_payload(tree_size: int, root: bytes, timestamp: datetime) -> dict[
         "root_hash": root.hex(),
         "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
     }
+
+
+def leaf_hash_hex(envelope: Envelope) -> str:
+    return merkle.leaf_hash(leaf_input(envelope)).hex()
+
+
+# --------------------------------------------------------------------------- tree heads
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    tree_size: int
+    root_hash: str
+    timestamp: datetime
+    signature: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "timestamp": _iso(self.timestamp),
+            "signature": self.signature,
+        }
+
+
+def publish_head(session: Session, signer: HubSigner, *, now: datetime) -> Head:
+    """Sign and keep a head for the current size, unless the newest head already covers it.
+
+    Safe to call from any number of processes: a head for a size is written once.
+    """
+    latest = latest_head(session)
+    current = size(session)
+    if latest is not None and latest.tree_size >= current:
+        return latest
+    root = merkle.root_hash(current, DbNodes(session))
+    payload = tree_head_payload(current, root, now)
+    head = Head(current, root.hex(), now, signer.sign_json(payload, typ=TREE_HEAD_TYP))
+    try:
+        with session.begin_nested():
+            session.add(TreeHead(**{**head.as_dict(), "timestamp": now}))
+    except IntegrityError:
+        found = session.get(TreeHead, current)
+        assert found is not None
+        return _head(found)
+    return head
+
+
+def latest_head(session: Session) -> Head | None:
+    row = session.scalars(select(TreeHead).order_by(TreeHead.tree_size.desc()).limit(1)).first()
+    return _head(row) if row else None
+
+
+def head_at(session: Session, tree_size: int) -> Head:
+    row = session.get(TreeHead, tree_size)
+    if row is None:
+        raise NotFound(f"no published tree head of size {tree_size}")
+    return _head(row)
+
+
+def _head(row: TreeHead) -> Head:
+    return Head(row.tree_size, row.root_hash, row.timestamp, row.signature)
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- proofs
+
+
+def inclusion(
+    session: Session, *, tree_size: int, leaf_index: int | None = None, leaf_hash: str | None = None
+) -> tuple[int, list[str]]:
+    """(leaf index, audit path in hex) for a leaf in the tree of ``tree_size``."""
+    _check_size(session, tree_size)
+    if leaf_index is None:
+        found = _index_of(session, leaf_hash or "")
+        leaf_index = found
+    if not 0 <= leaf_index < tree_size:
+        raise RequestInvalid(
+            f"leaf {leaf_index} is not in a tree of size {tree_size}",
+            errors=[FieldError("/query/leaf_index", "must be below tree_size")],
+        )
+    path = merkle.inclusion_proof(leaf_index, tree_size, DbNodes(session))
+    return leaf_index, [h.hex() for h in path]
+
+
+def consistency(session: Session, *, first: int, second: int) -> list[str]:
+    _check_size(session, second)
+    if not 0 < first <= second:
+        raise RequestInvalid(
+            "need 0 < first <= second",
+            errors=[FieldError("/query/first", "must be between 1 and second")],
+        )
+    return [h.hex() for h in merkle.consistency_proof(first, second, DbNodes(session))]
+
+
+def entries(session: Session, *, start: int, end: int, limit: int = 1000) -> list[LogLeaf]:
+    """Leaves ``start <= index < end`` (at most ``limit``), with the exact logged bytes."""
+    if not 0 <= start < end:
+        raise RequestInvalid(
+            "need 0 <= start < end", errors=[FieldError("/query/end", "must be > start")]
+        )
+    stmt = (
+        select(LogLeaf)
+        .where(LogLeaf.leaf_index >= start, LogLeaf.leaf_index < min(end, start + limit))
+        .order_by(LogLeaf.leaf_index)
+    )
+    return list(session.scalars(stmt))
+
+
+def _check_size(session: Session, tree_size: int) -> None:
+    current = size(session)
+    if not 0 < tree_size <= current:
+        raise RequestInvalid(
+            f"tree_size must be between 1 and the log's size {current}",
+            errors=[FieldError("/query/tree_size", f"must be between 1 and {current}")],
+        )
+
+
+def _index_of(session: Session, leaf_hash_hex: str) -> int:
+    try:
+        wanted = bytes.fromhex(leaf_hash_hex)
+    except ValueError as exc:
+        raise RequestInvalid(
+            "leaf_hash is not hex", errors=[FieldError("/query/leaf_hash", "not hex")]
+        ) from exc
+    index = session.scalar(
+        select(LogLeaf.leaf_index)
+        .where(LogLeaf.leaf_hash == wanted)
+        .order_by(LogLeaf.leaf_index)
+        .limit(1)
+    )
+    if index is None:
+        raise NotFound("no leaf with that hash")
+    return int(index)
+
+
+def heads_after(session: Session, *, after: int, limit: int) -> list[Head]:
+    stmt = (
+        select(TreeHead).where(TreeHead.tree_size > after).order_by(TreeHead.tree_size).limit(limit)
+    )
+    return [_head(row) for row in session.scalars(stmt)]

@@ -7,6 +7,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from hub import schema
 from hub.exchange.canonical import canonicalize, sha256_hex
 from hub.exchange.client import HubClientError
 from hub.exchange.jws import parse_compact
@@ -34,10 +35,12 @@ def test_complaint_is_accepted_with_a_receipt_the_sender_can_verify(agencies, hu
     receipt = bma.client.send_jws(jws)
 
     assert receipt.message_id == "traffy-2023-FCX4QQ"
-    assert receipt.case_id and receipt.case_id.startswith("case-")
+    assert receipt.case_id and receipt.case_id.startswith("case:")
     assert receipt.log_index == 0
     assert receipt.payload["payload_sha256"] == sha256_hex(parse_compact(jws).payload)
     assert receipt.payload["issuer"] == "bma"
+    assert receipt.payload["jws_sha256"] == sha256_hex(jws.encode())
+    assert schema.validate("receipt", receipt.payload) == []
     with hub.transaction() as s:
         from hub.models import Case, Complaint, Envelope
 
@@ -275,3 +278,10 @@ def test_batch_judges_each_item_alone(agencies, client, hub, clock):  # type: ig
 def test_batch_over_the_limit_is_refused(agencies, client):  # type: ignore[no-untyped-def]
     r = client.post("/v1/envelopes:batch", json=["x"] * 1001)
     assert r.status_code == 413 and r.json()["type"] == "/problems/too-large"
+
+
+def test_unknown_and_not_yet_handled_message_types_are_refused(victim, client, hub, clock):  # type: ignore[no-untyped-def]
+    for i, kind in enumerate(["no.such_type", "case.accept"]):
+        p = payload("bma", {"case_id": "case-x"}, now=clock(), id=f"t-{i}", type=kind)
+        problem = _refused(client, hub, signed(p, victim.key, victim.kid), 422, "schema-invalid")
+        assert problem["errors"][0]["pointer"] == "/type"

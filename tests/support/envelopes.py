@@ -7,22 +7,20 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
+from adapters.traffy_fondue import SAMPLE_CSV
+from adapters.traffy_fondue.mapping import row_to_complaint
 from hub.exchange.canonical import b64url_encode, canonicalize
 from hub.exchange.jws import sign
 from hub.exchange.keys import PrivateKey
 from hub.models import Case, Complaint, Envelope, LogLeaf
-from tests.support.traffy_simple import row_to_complaint
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 def traffy_rows() -> list[dict[str, str]]:
-    with (FIXTURES / "traffy" / "bangkok_sample.csv").open(encoding="utf-8") as f:
+    with SAMPLE_CSV.open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 

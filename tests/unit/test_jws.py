@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -220,6 +221,7 @@ def test_alg_none_is_refused(good: str) -> None:
 @pytest.mark.parametrize("encoding", ["raw", "pem"])
 def test_hs256_with_the_public_key_as_secret_is_refused(encoding: str) -> None:
     public = ED_KEY.public_key()
+    assert isinstance(public, Ed25519PublicKey)
     secret = (
         public.public_bytes_raw()
         if encoding == "raw"

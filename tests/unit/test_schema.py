@@ -229,6 +229,8 @@ RECEIPT = {
     "message_id": "msg-1",
     "issuer": "bma",
     "payload_sha256": SHA,
+    "jws_sha256": SHA,
+    "leaf_hash": None,
     "case_id": None,
     "log_index": None,
     "received_at": "2023-05-12T13:27:54Z",

@@ -6,7 +6,6 @@ import csv
 import json
 import re
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from adapters.traffy_fondue import SAMPLE_CSV
 from hub import vocab
 from hub.schema import (
     BASE_URI,
@@ -34,9 +34,9 @@ from hub.schema import (
 )
 
 SCHEMAS = vocab.schemas_dir()
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "traffy" / "bangkok_sample.csv"
+FIXTURE = SAMPLE_CSV
 
-# Copied from the Traffy data README (see tests/fixtures/traffy/SOURCE.md).
+# Copied from the Traffy data README (see adapters/traffy_fondue/fixtures/SOURCE.md).
 TRAFFY_BANGKOK_2023 = [
     "ถนน",
     "ทางเท้า",

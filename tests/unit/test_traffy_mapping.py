@@ -5,21 +5,21 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.schema import UnmappedValue, area, validate
-from tests.support.traffy_simple import (
+from adapters.traffy_fondue import SAMPLE_CSV
+from adapters.traffy_fondue.mapping import (
     parse_pg_array,
     row_to_complaint,
     split_organizations,
     to_rfc3339,
 )
+from hub.schema import UnmappedValue, area, validate
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "traffy" / "bangkok_sample.csv"
+FIXTURE = SAMPLE_CSV
 
 
 @cache

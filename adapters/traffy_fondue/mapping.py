@@ -1,8 +1,8 @@
-"""A deliberately simple Traffy Fondue CSV row → hub complaint mapping, for schema tests.
+"""Traffy Fondue CSV row → hub complaint: the first, deliberately simple, mapping.
 
-Why it exists: the shared schema must be able to carry real Traffy records, and the only way
-to know is to map the real sample and validate every row. The production adapter (a later
-issue) replaces this; it will add the partner API shapes, reporter contact and media hashing.
+Why it exists now: the shared schema must carry real Traffy records, and the only way to
+know is to map the real sample and validate every row; the demo plays the same rows. The full
+adapter (issue 6) grows from here: partner API shapes, reporter contact, media hashing.
 Pure: no I/O, and unknown labels raise :class:`~hub.schema.UnmappedValue` rather than default.
 """
 
