@@ -29,7 +29,8 @@ def create_app(
     """The WSGI/ASGI app. Tests pass ``validate_responses=True`` to police our own answers."""
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    for noisy in ("httpx", "connexion"):  # a line per request or per start is noise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     hub = hub or build_hub(settings)
     app = FlaskApp(__name__, specification_dir=str(SPEC.parent))
     app.app.extensions["hub"] = hub
@@ -53,3 +54,18 @@ def create_app(
         hub=hub,
     )
     return app
+
+
+def serve_app() -> FlaskApp:
+    """Factory for multi-process serving (``uvicorn --factory hub.app:serve_app``).
+
+    Each worker process wakes rq after its commits when Redis is configured; without Redis
+    the parent process (``hub serve``) or a separate ``hub worker`` sweeps and delivers.
+    """
+    settings = Settings.from_env()
+    hub = build_hub(settings)
+    if settings.redis_url:
+        from hub.exchange.dispatch import RqDispatcher
+
+        hub.wake = RqDispatcher(hub, sweep_thread=False).wake
+    return create_app(settings, hub=hub)

@@ -105,6 +105,16 @@ def _parser() -> argparse.ArgumentParser:
     ag_add.add_argument("--roles", default="submit,receive", help="submit,receive,oversight,admin")
     ag_add.set_defaults(func=_agencies_add)
 
+    dl = sub.add_parser("deliveries", help="the outbox").add_subparsers(metavar="ACTION")
+    dl_list = dl.add_parser("list", help="deliveries, newest last, and counts per destination")
+    dl_list.add_argument("--state", choices=["pending", "in_flight", "delivered", "failed", "dead"])
+    dl_list.add_argument("--destination")
+    dl_list.add_argument("--limit", type=int, default=50)
+    dl_list.set_defaults(func=_deliveries_list)
+    dl_replay = dl.add_parser("replay", help="send a dead or failed delivery again (same bytes)")
+    dl_replay.add_argument("id", type=int, nargs="+")
+    dl_replay.set_defaults(func=_deliveries_replay)
+
     lg = sub.add_parser("log", help="the transparency log").add_subparsers(metavar="ACTION")
     lg_verify = lg.add_parser(
         "verify",
@@ -143,31 +153,44 @@ def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    """The API server. This process also publishes tree heads and sweeps the outbox; with
+    several uvicorn workers, each worker enqueues its own deliveries when Redis is set."""
     import uvicorn
 
+    from hub.app import create_app
+    from hub.background import start_head_publisher
+    from hub.exchange.dispatch import start_dispatcher
     from hub.migrate import upgrade
+    from hub.services import build_hub
 
     settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
     upgrade(settings.database_url)
+    hub = build_hub(settings)
+    start_head_publisher(hub)
+    start_dispatcher(hub)
     print(f"hub API on http://{settings.host}:{settings.port}  (docs: /v1/ui/)", flush=True)
     if args.workers > 1:
         uvicorn.run(
-            "hub.app:create_app",
+            "hub.app:serve_app",
             factory=True,
             host=settings.host,
             port=settings.port,
             workers=args.workers,
+            log_level="warning",
         )
     else:
-        from hub.app import create_app
-
         uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+            create_app(settings, hub=hub),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
         )
     return 0
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    """An rq worker (no fork per job: the hub and its connections are built once) plus a
+    sweeper thread, so every worker also re-enqueues whatever the queue lost."""
     if not settings.redis_url:
         print(
             "hub worker needs HUB_REDIS_URL (without Redis the API process delivers itself)",
@@ -175,14 +198,18 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 2
     from redis import Redis
-    from rq import Queue, Worker
+    from rq import Queue, SimpleWorker
 
+    from hub.exchange.dispatch import RqDispatcher
+    from hub.services import build_hub
+
+    sweeper = RqDispatcher(build_hub(settings, create_key=False))
     conn = Redis.from_url(settings.redis_url)
-    Worker(
-        [Queue("hub-deliveries", connection=conn, serializer="json")],
-        connection=conn,
-        serializer="json",
-    ).work(burst=args.burst)
+    queue = Queue(RqDispatcher.QUEUE, connection=conn, serializer="json")
+    try:
+        SimpleWorker([queue], connection=conn, serializer="json").work(burst=args.burst)
+    finally:
+        sweeper.stop()
     return 0
 
 
@@ -291,6 +318,52 @@ def key_material_from_file(path: Path) -> object:
     if "BEGIN CERTIFICATE" in text:
         return KeyMaterial(certificate=text)
     return KeyMaterial(pem=text)
+
+
+def _deliveries_list(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from hub.exchange import outbox
+    from hub.models import Delivery
+    from hub.services import build_hub
+
+    hub = build_hub(settings, create_key=False)
+    with hub.transaction() as s:
+        newest = s.scalar(select(func.max(Delivery.id))) or 0
+        rows = outbox.list_deliveries(
+            s,
+            state=args.state,
+            destination=args.destination,
+            case_id=None,
+            after_id=max(0, newest - args.limit * 20) if not args.state else 0,
+            limit=args.limit,
+        )
+        for d in rows:
+            err = f"  {d.last_error}" if d.last_error else ""
+            head = f"{d.id:>8} {d.state:<10} {d.destination:<16} attempts={d.attempts}"
+            print(f"{head} {d.forward_id}{err}")
+        for r in outbox.stats(s, now=hub.now()):
+            counts = " ".join(f"{k}={r[k]}" for k in outbox.STATES)
+            print(f"{r['destination']:<16} {counts} oldest_open={r['oldest_open_seconds']:.0f}s")
+    return 0
+
+
+def _deliveries_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.errors import HubError
+    from hub.exchange import outbox
+    from hub.services import build_hub
+
+    hub = build_hub(settings, create_key=False)
+    failures = 0
+    for delivery_id in args.id:
+        try:
+            with hub.transaction() as s:
+                d = outbox.replay(s, delivery_id, now=hub.now())
+                print(f"{delivery_id} queued again for {d.destination}")
+        except HubError as exc:
+            failures += 1
+            print(f"{delivery_id}: {exc.detail}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _log_verify(settings: Settings, args: argparse.Namespace) -> int:

@@ -17,6 +17,15 @@ CLI command take a :class:`Settings`; nothing else reads the environment.
 | HUB_CLOCK_SKEW_SECONDS | 300                      | allowed `issued_at` distance from now |
 | HUB_TOKEN_MAX_SECONDS  | 300                      | longest bearer-token lifetime         |
 | HUB_LOG_LEVEL          | INFO                     | Python logging level                  |
+| HUB_DELIVERY_MAX_ATTEMPTS | 12                    | attempts before a delivery is dead    |
+| HUB_DELIVERY_MAX_AGE_HOURS | 72                   | age after which a delivery is dead    |
+| HUB_DELIVERY_CONNECT_TIMEOUT | 3                  | seconds to connect to a destination   |
+| HUB_DELIVERY_READ_TIMEOUT | 10                    | seconds to wait for its signed ack    |
+| HUB_DELIVERY_BACKOFF_BASE | 2                     | first retry delay (s), doubling       |
+| HUB_DELIVERY_BACKOFF_CAP | 600                    | longest retry delay / pause (s)       |
+| HUB_DELIVERY_BREAKER   | 5                        | failures in a row that pause a dest.  |
+| HUB_DELIVERY_LEASE_SECONDS | 30                   | a deliverer's hold on a destination   |
+| HUB_DISPATCH_INTERVAL  | 1.0                      | seconds between outbox sweeps         |
 """
 
 from __future__ import annotations
@@ -45,6 +54,15 @@ class Settings:
     clock_skew_seconds: int = 300
     token_max_seconds: int = 300
     log_level: str = "INFO"
+    delivery_max_attempts: int = 12
+    delivery_max_age_hours: float = 72.0
+    delivery_connect_timeout: float = 3.0
+    delivery_read_timeout: float = 10.0
+    delivery_backoff_base: float = 2.0
+    delivery_backoff_cap: float = 600.0
+    delivery_breaker: int = 5
+    delivery_lease_seconds: float = 30.0
+    dispatch_interval: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -68,6 +86,25 @@ class Settings:
             clock_skew_seconds=int(e.get("HUB_CLOCK_SKEW_SECONDS", d.clock_skew_seconds)),
             token_max_seconds=int(e.get("HUB_TOKEN_MAX_SECONDS", d.token_max_seconds)),
             log_level=e.get("HUB_LOG_LEVEL", d.log_level),
+            delivery_max_attempts=int(e.get("HUB_DELIVERY_MAX_ATTEMPTS", d.delivery_max_attempts)),
+            delivery_max_age_hours=float(
+                e.get("HUB_DELIVERY_MAX_AGE_HOURS", d.delivery_max_age_hours)
+            ),
+            delivery_connect_timeout=float(
+                e.get("HUB_DELIVERY_CONNECT_TIMEOUT", d.delivery_connect_timeout)
+            ),
+            delivery_read_timeout=float(
+                e.get("HUB_DELIVERY_READ_TIMEOUT", d.delivery_read_timeout)
+            ),
+            delivery_backoff_base=float(
+                e.get("HUB_DELIVERY_BACKOFF_BASE", d.delivery_backoff_base)
+            ),
+            delivery_backoff_cap=float(e.get("HUB_DELIVERY_BACKOFF_CAP", d.delivery_backoff_cap)),
+            delivery_breaker=int(e.get("HUB_DELIVERY_BREAKER", d.delivery_breaker)),
+            delivery_lease_seconds=float(
+                e.get("HUB_DELIVERY_LEASE_SECONDS", d.delivery_lease_seconds)
+            ),
+            dispatch_interval=float(e.get("HUB_DISPATCH_INTERVAL", d.dispatch_interval)),
         )
 
     def with_(self, **changes: object) -> Settings:

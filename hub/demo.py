@@ -25,9 +25,11 @@ from sqlalchemy import func, select
 from adapters.traffy_fondue import SAMPLE_CSV
 from adapters.traffy_fondue.mapping import row_to_complaint
 from hub.app import create_app
+from hub.background import start_head_publisher
 from hub.config import Settings
 from hub.exchange import registry
 from hub.exchange.client import HubClient, HubClientError
+from hub.exchange.dispatch import start_dispatcher
 from hub.exchange.keys import (
     generate_private_key,
     jwk_thumbprint,
@@ -52,6 +54,8 @@ def run(settings: Settings, *, once: bool, port: int | None) -> int:
     keys_dir = settings.key_dir.parent / "demo-agencies"
     _enrol_reference_agencies(hub, keys_dir)
     server = _start(settings, hub)
+    start_head_publisher(hub)
+    start_dispatcher(hub)
     base = f"http://{settings.host}:{settings.port}"
     try:
         ok = _play(hub, base, keys_dir)
@@ -140,7 +144,24 @@ def _play(hub: Hub, base: str, keys_dir: Path) -> bool:
     )
     for err in refused[:5]:
         print(f"  refused: {err}")
-    return not refused
+    return not refused and _pull_and_ack(base, keys_dir)
+
+
+def _pull_and_ack(base: str, keys_dir: Path) -> bool:
+    """Agencies in pull mode fetch the cases routed to them and sign acknowledgements."""
+    ok = True
+    for ref in REFERENCE_AGENCIES:
+        agency = HubClient.from_jwk_file(base, keys_dir / f"{ref.code}.private.jwk")
+        waiting = agency.pull() if "receive" in ref.roles else []
+        if not waiting:
+            continue
+        results = agency.ack(waiting)
+        acked = sum(1 for r in results if r["status"] == 200)
+        ok = ok and acked == len(waiting)
+        print(
+            f"{ref.code} ({ref.name_en}): pulled {len(waiting)} forwarded cases, acknowledged {acked}"
+        )
+    return ok
 
 
 def _summary(hub: Hub, base: str) -> None:

@@ -1,4 +1,7 @@
-"""Identifiers: time-ordered, carrying what they name (``case:…``, ``TRK-…``), as the schema's record ids do."""
+"""Identifiers: time-ordered and carrying what they name (``case:…``, ``TRK-…``).
+
+Case ids follow the schema's record-id shape ``<namespace>:<id>``, like ``traffy:2023-FCX4QQ``.
+"""
 
 from __future__ import annotations
 

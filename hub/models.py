@@ -212,6 +212,25 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    ack_envelope_id: Mapped[int | None] = mapped_column(ForeignKey("envelopes.id"))
+
+
+class Destination(Base):
+    """Per-destination delivery state: who is delivering to it now, and its circuit breaker.
+
+    The lease makes one worker at a time deliver to an agency, which keeps each case's
+    messages in order; an expired lease (a killed worker) is simply taken over.
+    """
+
+    __tablename__ = "destinations"
+    agency: Mapped[str] = mapped_column(ForeignKey("agencies.code"), primary_key=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LogState(Base):

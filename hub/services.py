@@ -7,7 +7,7 @@ signer holds the hub's own private keys, loaded once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +41,8 @@ class Hub:
     signer: HubSigner
     sealer: Sealer
     clock: Clock = field(default=system_clock)
+    wake: Callable[[Iterable[str]], None] = field(default=lambda _destinations: None)
+    """Told, after a commit, which destinations have new deliveries (see exchange.dispatch)."""
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

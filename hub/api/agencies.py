@@ -12,7 +12,7 @@ from hub.exchange.tokens import Principal
 from hub.models import Agency, AgencyKey
 
 
-def _require_admin(token_info: dict[str, Any]) -> Principal:
+def require_admin(token_info: dict[str, Any]) -> Principal:
     principal: Principal = token_info["principal"]
     if not principal.has("admin"):
         raise Forbidden(f"agency {principal.agency!r} is not a hub admin")
@@ -20,7 +20,7 @@ def _require_admin(token_info: dict[str, Any]) -> Principal:
 
 
 def list_agencies(token_info: dict[str, Any], kind: str | None = None) -> Reply:
-    _require_admin(token_info)
+    require_admin(token_info)
     h = hub()
     with h.transaction() as s:
         agencies = registry.list_agencies(s, kind=kind)
@@ -37,7 +37,7 @@ def get_agency(token_info: dict[str, Any], code: str) -> Reply:
 
 
 def add_agency(token_info: dict[str, Any], enrolment: dict[str, Any]) -> Reply:
-    _require_admin(token_info)
+    require_admin(token_info)
     h = hub()
     with h.transaction() as s:
         agency = registry.enrol(
@@ -60,7 +60,7 @@ def add_agency(token_info: dict[str, Any], enrolment: dict[str, Any]) -> Reply:
 
 
 def add_key(token_info: dict[str, Any], code: str, key: dict[str, Any]) -> Reply:
-    _require_admin(token_info)
+    require_admin(token_info)
     h = hub()
     with h.transaction() as s:
         row = registry.add_key(
@@ -71,10 +71,16 @@ def add_key(token_info: dict[str, Any], code: str, key: dict[str, Any]) -> Reply
 
 
 def revoke_key(token_info: dict[str, Any], code: str, key_id: str) -> Reply:
-    _require_admin(token_info)
+    require_admin(token_info)
     h = hub()
     with h.transaction() as s:
         return ok(key_dict(registry.set_key_status(s, code, key_id, "revoked", now=h.now())))
+
+
+def agency_jwks(code: str) -> Reply:
+    with hub().transaction() as s:
+        registry.get_agency(s, code)
+        return ok({"keys": [k.jwk for k in registry.agency_keys(s, code)]})
 
 
 def _material(body: dict[str, Any]) -> registry.KeyMaterial:

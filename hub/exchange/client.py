@@ -78,6 +78,7 @@ class HubClient:
         )
         self.http = http or httpx.Client(base_url=base_url, timeout=timeout)
         self._jwks: dict[str, tuple[Any, str]] | None = None
+        self._agency_jwks: dict[str, dict[str, tuple[Any, str]]] = {}
 
     @classmethod
     def from_jwk_file(cls, base_url: str, path: Path, **kwargs: Any) -> HubClient:
@@ -157,6 +158,41 @@ class HubClient:
             jwks = self._request("GET", "/.well-known/jwks.json")
             self._jwks = {k["kid"]: load_public_jwk(k) for k in jwks["keys"]}
         return self._jwks
+
+    def agency_keys(self, code: str, refresh: bool = False) -> dict[str, tuple[Any, str]]:
+        """Another agency's public keys, from the hub's registry (to check its signatures)."""
+        if code not in self._agency_jwks or refresh:
+            jwks = self._request("GET", f"/v1/agencies/{code}/jwks.json")
+            self._agency_jwks[code] = {k["kid"]: load_public_jwk(k) for k in jwks["keys"]}
+        return self._agency_jwks[code]
+
+    def receiver(self, on_message: Any, **kwargs: Any) -> Any:
+        """A Flask blueprint that takes the hub's pushes (see ``hub.exchange.receiver``)."""
+        from hub.exchange.receiver import receiver_blueprint
+
+        return receiver_blueprint(self, on_message, **kwargs)
+
+    def pull(self, limit: int = 100) -> list[dict[str, str]]:
+        """Pull mode: forwards waiting for this agency, oldest first."""
+        answer = self.get("/v1/inbox", {"limit": limit})
+        return list(answer["messages"])
+
+    def ack(self, forwards: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+        """Pull mode: acknowledge forwards (signed acks, as a push receiver would answer)."""
+        acks = []
+        for f in forwards:
+            payload = parse_compact(f["jws"]).payload
+            acks.append(
+                self.envelope(
+                    "delivery.ack",
+                    {
+                        "message_id": f["message_id"],
+                        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+                    },
+                    id=f"ack:{f['message_id']}",
+                )
+            )
+        return list(self.post("/v1/inbox/acks", acks)["results"])
 
     def verify_receipt(self, receipt: str, *, sent: str | None = None) -> Receipt:
         """Check the hub's signature and, given what was sent, that it is about those bytes."""

@@ -16,6 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import ids
+from hub.exchange import outbox
+from hub.exchange.hubkey import HubSigner
 from hub.models import Case, Complaint, Envelope, Handoff
 from hub.personal import Sealer
 from hub.routing import route
@@ -23,18 +25,27 @@ from hub.routing import route
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a handler may use besides the session: the time and the personal-data sealer."""
+    """What a handler may use besides the session: time, the sealer, the hub's signer."""
 
     now: datetime
     sealer: Sealer
+    signer: HubSigner
 
 
-Handler = Callable[[Session, Envelope, dict[str, Any], Context], str | None]
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """The case a message touched and the agencies now owed a delivery (after commit)."""
+
+    case_id: str | None
+    destinations: tuple[str, ...] = ()
+
+
+Handler = Callable[[Session, Envelope, dict[str, Any], Context], Effect]
 
 
 def submit_complaint(
     session: Session, envelope: Envelope, body: dict[str, Any], ctx: Context
-) -> str | None:
+) -> Effect:
     """Store the complaint (once per origin record) and open a case routed to an agency.
 
     A complaint whose origin record is already known joins the existing case: re-sending a
@@ -48,7 +59,7 @@ def submit_complaint(
         )
     ).first()
     if existing is not None:
-        return existing.case_id
+        return Effect(existing.case_id)
     location = body.get("location") or {}
     decision = route(
         session,
@@ -98,20 +109,32 @@ def submit_complaint(
             created_at=now,
         )
     )
-    if decision.agency:
-        session.add(
-            Handoff(
-                case_id=case.id,
-                kind="offer",
-                from_agency=None,
-                to_agency=decision.agency,
-                reason=decision.why,
-                state="offered",
-                envelope_id=envelope.id,
-                created_at=now,
-            )
+    if decision.agency is None:
+        return Effect(case.id)
+    session.add(
+        Handoff(
+            case_id=case.id,
+            kind="offer",
+            from_agency=None,
+            to_agency=decision.agency,
+            reason=decision.why,
+            state="offered",
+            envelope_id=envelope.id,
+            created_at=now,
         )
-    return case.id
+    )
+    if decision.agency == envelope.issuer:
+        return Effect(case.id)  # the origin holds the record already
+    outbox.forward(
+        session,
+        original=envelope,
+        destination=decision.agency,
+        case_id=case.id,
+        reason=f"offer: {decision.why}",
+        signer=ctx.signer,
+        now=now,
+    )
+    return Effect(case.id, (decision.agency,))
 
 
 def _seal(sealer: Sealer, contact: Any, complaint_id: str) -> bytes | None:

@@ -44,13 +44,24 @@ class DbNodes:
 
 def leaf_input(envelope: Envelope) -> bytes:
     """What the log holds for a message: its fingerprint, never its content."""
+    return leaf_bytes(
+        envelope.type,
+        envelope.message_id,
+        envelope.issuer,
+        envelope.received_at,
+        envelope.jws_sha256,
+    )
+
+
+def leaf_bytes(type_: str, id_: str, issuer: str, received_at: datetime, jws_sha256: str) -> bytes:
+    """RFC 8785 canonical JSON of ``{type, id, issuer, received_at, jws_sha256}``."""
     return canonicalize(
         {
-            "type": envelope.type,
-            "id": envelope.message_id,
-            "issuer": envelope.issuer,
-            "received_at": envelope.received_at.isoformat().replace("+00:00", "Z"),
-            "jws_sha256": envelope.jws_sha256,
+            "type": type_,
+            "id": id_,
+            "issuer": issuer,
+            "received_at": received_at.isoformat().replace("+00:00", "Z"),
+            "jws_sha256": jws_sha256,
         }
     )
 

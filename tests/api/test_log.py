@@ -62,7 +62,9 @@ def test_a_shrunken_log_is_caught(bma, client, tmp_path):  # type: ignore[no-unt
 def test_an_altered_stored_message_fingerprint_is_caught(bma, client, hub, tmp_path):  # type: ignore[no-untyped-def]
     receipts = _send(bma, tmp_path, 0, 6)
     with hub.transaction() as s:
-        s.execute(update(LogLeaf).where(LogLeaf.leaf_index == 4).values(leaf_input=b'{"id":"forged"}'))
+        s.execute(
+            update(LogLeaf).where(LogLeaf.leaf_index == 4).values(leaf_input=b'{"id":"forged"}')
+        )
     verdict = Verifier(client).run(state=None, receipts=[receipts[4]], full=True)
     assert not verdict.ok
     assert any("not the receipted message" in line for line in verdict.lines)
@@ -83,17 +85,27 @@ def test_proofs_from_the_api_verify_with_plain_rfc9162_hashing(bma, client, tmp_
     assert head["tree_size"] == 9
     entries = client.get("/v1/log/entries", params={"start": 0, "end": 9}).json()["entries"]
     leaves = [base64.b64decode(e["leaf_input"]) for e in entries]
-    assert all(set(json.loads(leaf)) == {"type", "id", "issuer", "received_at", "jws_sha256"} for leaf in leaves)
+    assert all(
+        set(json.loads(leaf)) == {"type", "id", "issuer", "received_at", "jws_sha256"}
+        for leaf in leaves
+    )
     root = bytes.fromhex(head["root_hash"])
     for i, leaf in enumerate(leaves):
-        path = client.get("/v1/log/proofs/inclusion", params={"leaf_index": i, "tree_size": 9}).json()["audit_path"]
-        merkle.verify_inclusion(merkle.leaf_hash(leaf), i, 9, [bytes.fromhex(h) for h in path], root)
+        path = client.get(
+            "/v1/log/proofs/inclusion", params={"leaf_index": i, "tree_size": 9}
+        ).json()["audit_path"]
+        merkle.verify_inclusion(
+            merkle.leaf_hash(leaf), i, 9, [bytes.fromhex(h) for h in path], root
+        )
     by_hash = client.get(
-        "/v1/log/proofs/inclusion", params={"leaf_hash": merkle.leaf_hash(leaves[5]).hex(), "tree_size": 9}
+        "/v1/log/proofs/inclusion",
+        params={"leaf_hash": merkle.leaf_hash(leaves[5]).hex(), "tree_size": 9},
     ).json()
     assert by_hash["leaf_index"] == 5
     first = merkle.MemoryNodes(leaves[:4]).root()
-    path = client.get("/v1/log/proofs/consistency", params={"first": 4, "second": 9}).json()["consistency_path"]
+    path = client.get("/v1/log/proofs/consistency", params={"first": 4, "second": 9}).json()[
+        "consistency_path"
+    ]
     merkle.verify_consistency(4, 9, first, root, [bytes.fromhex(h) for h in path])
 
 

@@ -50,5 +50,7 @@ def test_log_lock_row_is_seeded(migrated: str) -> None:
 
 @pytest.mark.postgres
 def test_json_columns_are_jsonb_on_postgresql(postgres_url: str) -> None:
-    cols = {c["name"]: c["type"] for c in inspect(make_engine(postgres_url)).get_columns("complaints")}
+    cols = {
+        c["name"]: c["type"] for c in inspect(make_engine(postgres_url)).get_columns("complaints")
+    }
     assert type(cols["record"]).__name__ == "JSONB"

@@ -33,6 +33,8 @@ class AgencyFactory:
         categories: Sequence[str] = (),
         roles: Sequence[str] = ("submit", "receive"),
         name_th: str = "หน่วยงานทดสอบ",
+        mode: str = "pull",
+        endpoint: str | None = None,
     ) -> TestAgency:
         key = generate_private_key(alg)
         key_id = jwk_thumbprint(public_jwk(key))[:16]
@@ -50,6 +52,11 @@ class AgencyFactory:
             )
         kid = f"{code}/{key_id}"
         return TestAgency(code, key, kid, self.client_for(code, key, kid))
+
+    def set_endpoint(self, code: str, endpoint: str, mode: str = "push") -> None:
+        with self.hub.transaction() as s:
+            agency = registry.get_agency(s, code)
+            agency.endpoint, agency.mode = endpoint, mode
 
     def client_for(self, code: str, key: PrivateKey, kid: str) -> HubClient:
         return HubClient(

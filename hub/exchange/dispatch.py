@@ -1,0 +1,300 @@
+"""Delivering the outbox: push to each destination in order, retry, pause the failing.
+
+``deliver_due`` is the unit of work — everything due for one destination, under a lease so
+one deliverer at a time serves an agency. It runs in an rq job (``hub.exchange.jobs``) when
+Redis is configured, or in the embedded dispatcher thread otherwise. Either way the outbox
+table is the truth: :func:`sweep` finds every destination with due work, so a lost job, a
+flushed Redis or a killed worker delays a delivery but never loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+import httpx
+
+from hub.config import Settings
+from hub.errors import HubError
+from hub.exchange import outbox
+from hub.exchange.envelopes import policy_for
+from hub.exchange.outbox import RetryPolicy
+from hub.exchange.push import PushFailed, Timeouts, push
+from hub.services import Hub
+
+log = logging.getLogger(__name__)
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Delivery:
+    """Tunables of delivery, from settings."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    lease_seconds: float = 30.0
+    batch: int = 100
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Delivery:
+        return cls(
+            retry=RetryPolicy(
+                base_seconds=s.delivery_backoff_base,
+                cap_seconds=s.delivery_backoff_cap,
+                max_attempts=s.delivery_max_attempts,
+                max_age=timedelta(hours=s.delivery_max_age_hours),
+                breaker_threshold=s.delivery_breaker,
+            ),
+            timeouts=Timeouts(connect=s.delivery_connect_timeout, read=s.delivery_read_timeout),
+            lease_seconds=s.delivery_lease_seconds,
+        )
+
+
+def deliver_due(
+    hub: Hub, destination: str, *, http: httpx.Client, tuning: Delivery, owner: str = OWNER
+) -> int:
+    """Send what is due for ``destination``; returns how many were delivered.
+
+    Loops until nothing is due, the circuit opens, or the lease is lost (another deliverer
+    holds it and will send these too).
+    """
+    delivered = 0
+    while True:
+        with hub.transaction() as s:
+            now = hub.now()
+            if not outbox.take_lease(
+                s, destination, owner=owner, now=now, seconds=tuning.lease_seconds
+            ):
+                return delivered
+            mode, endpoint = outbox.agency_mode(s, destination)
+            due = outbox.next_in_order(s, destination, now=now, limit=tuning.batch)
+            work = [(d.id, d.case_id) for d in due] if mode == "push" and endpoint else []
+        if not work:
+            with hub.transaction() as s:
+                outbox.release_lease(s, destination, owner=owner)
+            return delivered
+        assert endpoint is not None
+        sent, stop = _send_in_order(
+            hub, destination, endpoint, work, http=http, tuning=tuning, owner=owner
+        )
+        delivered += sent
+        if stop:
+            with hub.transaction() as s:
+                outbox.release_lease(s, destination, owner=owner)
+            return delivered
+
+
+def _send_in_order(
+    hub: Hub,
+    destination: str,
+    endpoint: str,
+    work: list[tuple[int, str | None]],
+    *,
+    http: httpx.Client,
+    tuning: Delivery,
+    owner: str,
+) -> tuple[int, bool]:
+    """Push each; a failure holds back the rest of its case. Returns (sent, stop)."""
+    acks = policy_for(hub.settings)
+    failed_cases: set[str | None] = set()
+    sent = 0
+    for delivery_id, case_id in work:
+        if case_id in failed_cases:
+            continue
+        with hub.transaction() as s:
+            claimed = outbox.claim(
+                s, delivery_id, owner=owner, now=hub.now(), lease_seconds=tuning.lease_seconds
+            )
+        if claimed is None:
+            return sent, True  # lease lost, or the delivery was settled elsewhere
+        try:
+            ack = push(http, endpoint, claimed, timeouts=tuning.timeouts)
+            with hub.transaction() as s:
+                outbox.record_ack(s, ack, policy=acks, now=hub.now(), expect_from=destination)
+                outbox.destination_result(
+                    s, destination, ok=True, error=None, now=hub.now(), policy=tuning.retry
+                )
+            sent += 1
+            continue
+        except PushFailed as exc:
+            error, retry_after = exc.reason, exc.retry_after
+        except HubError as exc:
+            error, retry_after = f"bad ack ({exc.slug}): {exc.detail}", None
+        failed_cases.add(case_id)
+        log.info("delivery %s to %s failed: %s", delivery_id, destination, error)
+        with hub.transaction() as s:
+            circuit_open = outbox.fail(
+                s,
+                delivery_id,
+                destination,
+                error,
+                now=hub.now(),
+                policy=tuning.retry,
+                retry_after=retry_after,
+            )
+        if circuit_open:
+            return sent, True
+    return sent, False
+
+
+def sweep(hub: Hub) -> list[str]:
+    """Destinations with due push work right now (the outbox is the truth)."""
+    with hub.transaction() as s:
+        return outbox.destinations_due(s, now=hub.now())
+
+
+class Dispatcher(Protocol):
+    """Told after each commit which destinations have new work; finds the rest by sweeping."""
+
+    def wake(self, destinations: Iterable[str]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class NullDispatcher:
+    """For processes that must not deliver (tests of intake alone, CLI tools)."""
+
+    def wake(self, destinations: Iterable[str]) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+class EmbeddedDispatcher:
+    """Delivery inside the hub process when there is no Redis: a sweeper thread plus a pool."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        tuning: Delivery | None = None,
+        interval: float = 1.0,
+        http: httpx.Client | None = None,
+        workers: int = 4,
+    ) -> None:
+        self.hub, self.tuning, self.interval = hub, tuning or Delivery(), interval
+        self.http = http or httpx.Client()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
+        self._busy: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._kick = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def wake(self, destinations: Iterable[str]) -> None:
+        for d in destinations:
+            self._submit(d)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._kick.set()
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for d in sweep(self.hub):
+                    self._submit(d)
+            except HubError:
+                log.warning("sweep failed", exc_info=True)
+            self._kick.wait(self.interval)
+            self._kick.clear()
+
+    def _submit(self, destination: str) -> None:
+        with self._lock:
+            if destination in self._busy or self._stop.is_set():
+                return
+            self._busy.add(destination)
+        self._pool.submit(self._deliver, destination)
+
+    def _deliver(self, destination: str) -> None:
+        try:
+            deliver_due(self.hub, destination, http=self.http, tuning=self.tuning)
+        except Exception:
+            log.exception("delivery round for %s failed", destination)
+        finally:
+            with self._lock:
+                self._busy.discard(destination)
+
+
+class RqDispatcher:
+    """Delivery by rq workers: one job per destination with work, enqueued at most once.
+
+    A Redis key per destination (``hub:queued:<agency>``, 60 s) stops a burst of commits
+    from enqueueing a job each; the job clears it when it starts, so work committed while it
+    runs gets a fresh job. A sweeper thread re-wakes every destination the outbox says is due,
+    which is how a flushed Redis or a killed worker loses nothing.
+    """
+
+    QUEUE = "hub-deliveries"
+
+    def __init__(self, hub: Hub, *, sweep_thread: bool = True) -> None:
+        from redis import Redis
+        from rq import Queue
+
+        assert hub.settings.redis_url, "RqDispatcher needs HUB_REDIS_URL"
+        self.hub = hub
+        self.redis = Redis.from_url(hub.settings.redis_url)
+        self.queue = Queue(self.QUEUE, connection=self.redis, serializer="json")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if sweep_thread:
+            self._thread = threading.Thread(target=self._run, name="rq-sweeper", daemon=True)
+            self._thread.start()
+
+    def wake(self, destinations: Iterable[str]) -> None:
+        from redis import RedisError
+
+        for d in destinations:
+            try:
+                if self.redis.set(queued_key(d), "1", nx=True, ex=60):
+                    self.queue.enqueue(
+                        "hub.exchange.jobs.deliver",
+                        d,
+                        job_timeout=600,
+                        result_ttl=0,
+                        failure_ttl=3600,
+                    )
+            except RedisError:
+                log.warning(
+                    "could not enqueue delivery for %s; the sweeper will retry", d, exc_info=True
+                )
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.hub.settings.dispatch_interval):
+            try:
+                self.wake(sweep(self.hub))
+            except HubError:
+                log.warning("sweep failed", exc_info=True)
+
+
+def queued_key(destination: str) -> str:
+    return f"hub:queued:{destination}"
+
+
+def start_dispatcher(hub: Hub) -> Dispatcher:
+    """The dispatcher the settings call for, wired so intake wakes it after each commit."""
+    dispatcher: Dispatcher = (
+        RqDispatcher(hub) if hub.settings.redis_url else EmbeddedDispatcher(hub)
+    )
+    hub.wake = dispatcher.wake
+    return dispatcher
+
+
+DispatcherFactory = Callable[[Hub], Dispatcher]

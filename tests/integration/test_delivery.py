@@ -1,0 +1,155 @@
+"""Delivery end to end: intake → outbox → push over real HTTP → signed ack → delivered.
+
+A simulated agency (the SDK's receiver on a loopback server) plays the destination, with
+faults switched on and off; time is the hub's fake clock, moved by hand past retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from hub.exchange import outbox, translog
+from hub.exchange.dispatch import Delivery as Tuning
+from hub.exchange.dispatch import deliver_due
+from hub.exchange.outbox import RetryPolicy
+from hub.exchange.push import Timeouts
+from hub.models import Delivery, Destination, Envelope
+from tests.support.destination import SimulatedAgency
+from tests.support.envelopes import traffy_complaint
+
+FAST = Tuning(retry=RetryPolicy(base_seconds=1, cap_seconds=60, max_attempts=6), timeouts=Timeouts(1, 1))
+
+
+def water(i: int) -> dict:  # type: ignore[type-arg]
+    body = traffy_complaint(i)
+    body["category"] = "water_supply"
+    return body
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client() as c:
+        yield c
+
+
+@pytest.fixture
+def mwa(agencies) -> Iterator[SimulatedAgency]:  # type: ignore[no-untyped-def]
+    agency = agencies.enrol("mwa", kind="state_enterprise", areas=["10"], categories=["water_supply"])
+    with SimulatedAgency(agency.client) as sim:
+        agencies.set_endpoint("mwa", sim.url)
+        yield sim
+
+
+@pytest.fixture
+def bma(agencies):  # type: ignore[no-untyped-def]
+    return agencies.enrol("bma", areas=["10"])
+
+
+def states(hub) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with hub.transaction() as s:
+        return dict(s.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all())
+
+
+def test_forwards_reach_the_destination_once_with_both_signatures(hub, bma, mwa, http):  # type: ignore[no-untyped-def]
+    receipts = [bma.client.send("complaint.submit", water(i)) for i in range(20)]
+    assert states(hub) == {"pending": 20}
+    assert deliver_due(hub, "mwa", http=http, tuning=FAST) == 20
+    assert states(hub) == {"delivered": 20}
+    assert mwa.total_calls() == 20 and mwa.duplicates() == 0
+    got = {m.case_id: m for m in mwa.received}
+    assert set(got) == {r.case_id for r in receipts}
+    first = mwa.received[0]
+    assert first.origin["issuer"] == "bma" and first.origin["type"] == "complaint.submit"
+    with hub.transaction() as s:
+        acks = s.scalar(select(func.count()).select_from(Envelope).where(Envelope.type == "delivery.ack"))
+        assert acks == 20
+        assert translog.size(s) == 60  # 20 submissions, 20 forwards, 20 acks
+
+
+def test_a_failing_destination_is_retried_paused_and_recovers_without_duplicates(hub, bma, mwa, http, clock):  # type: ignore[no-untyped-def]
+    for i in range(12):
+        bma.client.send("complaint.submit", water(i))
+    mwa.mode = "error"
+    assert deliver_due(hub, "mwa", http=http, tuning=FAST) == 0
+    assert states(hub) == {"failed": 5, "pending": 7}  # the circuit opened after 5 in a row
+    with hub.transaction() as s:
+        dest = s.get(Destination, "mwa")
+        assert dest.paused_until is not None and dest.consecutive_failures == 5
+        assert outbox.destinations_due(s, now=clock()) == []  # paused: not even swept
+    mwa.mode = "ok"
+    clock.advance(seconds=120)
+    assert deliver_due(hub, "mwa", http=http, tuning=FAST) == 12
+    assert states(hub) == {"delivered": 12}
+    assert mwa.duplicates() == 0
+
+
+@pytest.mark.parametrize("fault", ["bad_ack", "wrong_ack", "reset", "slow"])
+def test_a_bad_answer_is_a_failure_not_a_delivery(hub, bma, mwa, http, clock, fault):  # type: ignore[no-untyped-def]
+    for i in range(3):
+        bma.client.send("complaint.submit", water(i))
+    mwa.mode, mwa.delay = fault, 1.5
+    deliver_due(hub, "mwa", http=http, tuning=FAST)
+    assert states(hub) == {"failed": 3}
+    mwa.mode = "ok"
+    clock.advance(seconds=120)
+    assert deliver_due(hub, "mwa", http=http, tuning=FAST) == 3
+    assert states(hub) == {"delivered": 3}
+    assert mwa.duplicates() == 0  # re-sent forwards keep their id; the receiver drops repeats
+
+
+def test_retry_after_is_honoured(hub, bma, mwa, http, clock):  # type: ignore[no-untyped-def]
+    bma.client.send("complaint.submit", water(0))
+    mwa.mode = "error"  # answers Retry-After: 1; our base delay is bigger, so base wins
+    slow = Tuning(retry=RetryPolicy(base_seconds=0.01, cap_seconds=60), timeouts=Timeouts(1, 1))
+    deliver_due(hub, "mwa", http=http, tuning=slow)
+    with hub.transaction() as s:
+        d = s.scalars(select(Delivery)).one()
+        assert (d.next_attempt_at - clock()).total_seconds() >= 1.0
+
+
+def test_deliveries_die_after_max_attempts_and_an_admin_replays_them(hub, agencies, bma, mwa, http, clock, client):  # type: ignore[no-untyped-def]
+    admin = agencies.enrol("hub-admin", kind="hub", roles=["admin"])
+    bma.client.send("complaint.submit", water(0))
+    mwa.mode = "error"
+    brittle = Tuning(retry=RetryPolicy(base_seconds=1, max_attempts=2, breaker_threshold=99), timeouts=Timeouts(1, 1))
+    for _ in range(2):
+        deliver_due(hub, "mwa", http=http, tuning=brittle)
+        clock.advance(seconds=60)
+    assert states(hub) == {"dead": 1}
+    dead = admin.client.get("/v1/deliveries", {"state": "dead"})
+    assert [d["destination"] for d in dead["deliveries"]] == ["mwa"]
+    assert dead["destinations"][0]["dead"] == 1
+    mwa.mode = "ok"
+    replayed = admin.client.post(f"/v1/deliveries/{dead['deliveries'][0]['id']}:replay", {})
+    assert replayed["state"] == "pending"
+    assert deliver_due(hub, "mwa", http=http, tuning=brittle) == 1
+    assert states(hub) == {"delivered": 1}
+    metrics = client.get("/metrics").text
+    assert 'hub_deliveries{destination="mwa",state="delivered"} 1' in metrics
+
+
+def test_pull_mode_agencies_fetch_their_inbox_and_ack(hub, agencies, bma, clock):  # type: ignore[no-untyped-def]
+    mwa = agencies.enrol("mwa", kind="state_enterprise", areas=["10"], categories=["water_supply"], mode="pull")
+    for i in range(4):
+        bma.client.send("complaint.submit", water(i))
+    waiting = mwa.client.pull()
+    assert len(waiting) == 4
+    results = mwa.client.ack(waiting[:3])
+    assert [r["status"] for r in results] == [200, 200, 200]
+    assert [m["message_id"] for m in mwa.client.pull()] == [waiting[3]["message_id"]]
+    assert mwa.client.ack(waiting[:1])[0]["status"] == 200  # a repeated ack is harmless
+    assert states(hub) == {"delivered": 3, "pending": 1}
+
+
+def test_an_agency_cannot_ack_another_agencys_delivery(hub, agencies, bma):  # type: ignore[no-untyped-def]
+    mwa = agencies.enrol("mwa", kind="state_enterprise", areas=["10"], categories=["water_supply"])
+    other = agencies.enrol("mea", kind="state_enterprise")
+    bma.client.send("complaint.submit", water(0))
+    waiting = mwa.client.pull()
+    forged = other.client.ack(waiting)
+    assert forged[0]["status"] == 404  # not yours: as if it did not exist
+    assert states(hub) == {"pending": 1}
