@@ -102,7 +102,7 @@ def settings(database_url: str, key_dir: Path) -> Settings:
 
 
 @pytest.fixture
-def hub(settings: Settings, clock: FakeClock):  # type: ignore[no-untyped-def]
+def hub(settings: Settings, clock: FakeClock):
     from hub.services import build_hub
 
     h = build_hub(settings, clock=clock)
@@ -111,18 +111,18 @@ def hub(settings: Settings, clock: FakeClock):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def app(settings: Settings, hub):  # type: ignore[no-untyped-def]
+def app(settings: Settings, hub):
     from hub.app import create_app
 
     return create_app(settings, hub=hub, validate_responses=True)
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
+def client(app):
     with app.test_client() as c:
         yield c
 
 
 @pytest.fixture
-def agencies(hub, client, clock: FakeClock) -> AgencyFactory:  # type: ignore[no-untyped-def]
+def agencies(hub, client, clock: FakeClock) -> AgencyFactory:
     return AgencyFactory(hub, client, clock)

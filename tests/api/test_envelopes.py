@@ -23,12 +23,12 @@ from tests.support.envelopes import (
 JOSE = {"Content-Type": "application/jose"}
 
 
-def post(client, token: str | bytes):  # type: ignore[no-untyped-def]
+def post(client, token: str | bytes):
     body = token.encode() if isinstance(token, str) else token
     return client.post("/v1/envelopes", content=body, headers=JOSE)
 
 
-def test_complaint_is_accepted_with_a_receipt_the_sender_can_verify(agencies, hub, clock):  # type: ignore[no-untyped-def]
+def test_complaint_is_accepted_with_a_receipt_the_sender_can_verify(agencies, hub, clock):
     bma = agencies.enrol("bma", areas=["10"])
     complaint = traffy_complaint(0)
     jws = bma.client.envelope("complaint.submit", complaint, id="traffy-2023-FCX4QQ")
@@ -53,7 +53,7 @@ def test_complaint_is_accepted_with_a_receipt_the_sender_can_verify(agencies, hu
         assert case is not None and case.owner == "bma" and case.status == "offered"
 
 
-def test_resending_the_same_bytes_returns_the_same_receipt(agencies, client, hub):  # type: ignore[no-untyped-def]
+def test_resending_the_same_bytes_returns_the_same_receipt(agencies, client, hub):
     bma = agencies.enrol("bma")
     jws = bma.client.envelope("complaint.submit", traffy_complaint(1), id="x-1")
     first = post(client, jws)
@@ -63,7 +63,7 @@ def test_resending_the_same_bytes_returns_the_same_receipt(agencies, client, hub
     assert counts(hub) == {"envelopes": 1, "complaints": 1, "cases": 1, "log_leaves": 1}
 
 
-def test_same_id_with_other_bytes_is_a_replay(agencies, client, hub):  # type: ignore[no-untyped-def]
+def test_same_id_with_other_bytes_is_a_replay(agencies, client, hub):
     bma = agencies.enrol("bma")
     assert (
         post(
@@ -79,20 +79,20 @@ def test_same_id_with_other_bytes_is_a_replay(agencies, client, hub):  # type: i
     assert counts(hub) == before
 
 
-def test_es256_agencies_are_accepted_too(agencies):  # type: ignore[no-untyped-def]
+def test_es256_agencies_are_accepted_too(agencies):
     m = agencies.enrol("moph", kind="ministry", alg="ES256")
     receipt = m.client.send("complaint.submit", traffy_complaint(3))
     assert receipt.log_index == 0
 
 
-def test_log_indexes_are_gap_free_and_receipts_distinct(agencies):  # type: ignore[no-untyped-def]
+def test_log_indexes_are_gap_free_and_receipts_distinct(agencies):
     bma = agencies.enrol("bma")
     receipts = [bma.client.send("complaint.submit", traffy_complaint(i)) for i in range(5)]
     assert [r.log_index for r in receipts] == [0, 1, 2, 3, 4]
     assert len({r.case_id for r in receipts}) == 5
 
 
-def test_schema_errors_list_every_pointer_and_store_nothing(agencies, client, hub, clock):  # type: ignore[no-untyped-def]
+def test_schema_errors_list_every_pointer_and_store_nothing(agencies, client, hub, clock):
     bma = agencies.enrol("bma")
     body = traffy_complaint(0)
     body["location"]["lat"] = 123.0
@@ -107,7 +107,7 @@ def test_schema_errors_list_every_pointer_and_store_nothing(agencies, client, hu
     assert counts(hub) == {"envelopes": 0, "complaints": 0, "cases": 0, "log_leaves": 0}
 
 
-def test_reporter_contact_is_sealed_at_rest(agencies, hub):  # type: ignore[no-untyped-def]
+def test_reporter_contact_is_sealed_at_rest(agencies, hub):
     bma = agencies.enrol("bma")
     body = traffy_complaint(0)
     body["reporter"] = {"anonymous": False, "contact": {"name": "สมชาย ใจดี", "phone": "0812345678"}}
@@ -126,15 +126,15 @@ def test_reporter_contact_is_sealed_at_rest(agencies, hub):  # type: ignore[no-u
 
 
 @pytest.fixture
-def victim(agencies):  # type: ignore[no-untyped-def]
+def victim(agencies):
     return agencies.enrol("bma")
 
 
-def _payload_bytes(clock, issuer="bma", id="atk-1"):  # type: ignore[no-untyped-def]
+def _payload_bytes(clock, issuer="bma", id="atk-1"):
     return canonicalize(payload(issuer, traffy_complaint(0), now=clock(), id=id))
 
 
-def _refused(client, hub, token, status, slug):  # type: ignore[no-untyped-def]
+def _refused(client, hub, token, status, slug):
     before = counts(hub)
     r = post(client, token)
     assert r.status_code == status, r.text
@@ -144,14 +144,14 @@ def _refused(client, hub, token, status, slug):  # type: ignore[no-untyped-def]
     return r.json()
 
 
-def test_alg_none_is_refused(victim, client, hub, clock):  # type: ignore[no-untyped-def]
+def test_alg_none_is_refused(victim, client, hub, clock):
     token = raw_jws(
         {"alg": "none", "kid": victim.kid, "typ": "hub-envelope+jws"}, _payload_bytes(clock), b""
     )
     _refused(client, hub, token, 400, "algorithm-not-allowed")
 
 
-def test_hs256_signed_with_the_public_key_is_refused(victim, client, hub, clock):  # type: ignore[no-untyped-def]
+def test_hs256_signed_with_the_public_key_is_refused(victim, client, hub, clock):
     public = victim.key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -163,7 +163,7 @@ def test_hs256_signed_with_the_public_key_is_refused(victim, client, hub, clock)
     _refused(client, hub, token, 400, "algorithm-not-allowed")
 
 
-def test_tampered_payload_is_refused(victim, client, hub, clock):  # type: ignore[no-untyped-def]
+def test_tampered_payload_is_refused(victim, client, hub, clock):
     good = signed(payload("bma", traffy_complaint(0), now=clock()), victim.key, victim.kid)
     h, _p, s = good.split(".")
     evil = raw_jws(
@@ -175,7 +175,7 @@ def test_tampered_payload_is_refused(victim, client, hub, clock):  # type: ignor
     _refused(client, hub, token, 401, "bad-signature")
 
 
-def test_kid_of_another_agency_is_refused(agencies, victim, client, hub, clock):  # type: ignore[no-untyped-def]
+def test_kid_of_another_agency_is_refused(agencies, victim, client, hub, clock):
     attacker = agencies.enrol("attacker")
     # signed by the attacker's own key, claiming to be bma
     token = signed(payload("bma", traffy_complaint(0), now=clock()), attacker.key, attacker.kid)
@@ -185,12 +185,12 @@ def test_kid_of_another_agency_is_refused(agencies, victim, client, hub, clock):
     _refused(client, hub, token, 401, "bad-signature")
 
 
-def test_unknown_kid_is_refused(victim, client, hub, clock):  # type: ignore[no-untyped-def]
+def test_unknown_kid_is_refused(victim, client, hub, clock):
     token = signed(payload("bma", traffy_complaint(0), now=clock()), victim.key, "bma/nope")
     _refused(client, hub, token, 401, "unknown-key")
 
 
-def test_stale_and_future_issued_at_are_refused(victim, client, hub, clock):  # type: ignore[no-untyped-def]
+def test_stale_and_future_issued_at_are_refused(victim, client, hub, clock):
     from datetime import timedelta
 
     old = payload("bma", traffy_complaint(0), now=clock() - timedelta(hours=1))
@@ -199,7 +199,7 @@ def test_stale_and_future_issued_at_are_refused(victim, client, hub, clock):  # 
     _refused(client, hub, signed(future, victim.key, victim.kid), 400, "stale")
 
 
-def test_revoked_key_is_refused_at_once_and_old_receipts_still_verify(agencies, victim, hub, clock):  # type: ignore[no-untyped-def]
+def test_revoked_key_is_refused_at_once_and_old_receipts_still_verify(agencies, victim, hub, clock):
     from hub.exchange import registry
 
     receipt = victim.client.send("complaint.submit", traffy_complaint(0))
@@ -211,7 +211,7 @@ def test_revoked_key_is_refused_at_once_and_old_receipts_still_verify(agencies, 
     assert victim.client.verify_receipt(receipt.jws).message_id == receipt.message_id
 
 
-def test_rotation_two_active_keys_both_verify(agencies, victim, hub, clock):  # type: ignore[no-untyped-def]
+def test_rotation_two_active_keys_both_verify(agencies, victim, hub, clock):
     from hub.exchange import registry
     from hub.exchange.keys import generate_private_key, public_jwk
 
@@ -225,32 +225,32 @@ def test_rotation_two_active_keys_both_verify(agencies, victim, hub, clock):  # 
     assert victim.client.send("complaint.submit", traffy_complaint(1)).log_index == 1
 
 
-def test_ten_megabyte_body_is_refused_before_reading(victim, client, hub):  # type: ignore[no-untyped-def]
+def test_ten_megabyte_body_is_refused_before_reading(victim, client, hub):
     _refused(client, hub, b"a" * (10 * 1024 * 1024), 413, "too-large")
 
 
-def test_deeply_nested_json_is_refused(victim, client, hub, clock):  # type: ignore[no-untyped-def]
+def test_deeply_nested_json_is_refused(victim, client, hub, clock):
     deep = b'{"type":"complaint.submit","body":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     token = signed_bytes(deep, victim)
     _refused(client, hub, token, 400, "malformed")
 
 
-def test_invalid_utf8_payload_is_refused(victim, client, hub):  # type: ignore[no-untyped-def]
+def test_invalid_utf8_payload_is_refused(victim, client, hub):
     token = signed_bytes(b'{"type":"\xff\xfe"}', victim)
     _refused(client, hub, token, 400, "malformed")
 
 
-def test_non_ascii_compact_serialisation_is_refused(victim, client, hub):  # type: ignore[no-untyped-def]
+def test_non_ascii_compact_serialisation_is_refused(victim, client, hub):
     _refused(client, hub, "ก.ข.ค".encode(), 400, "malformed")
 
 
-def test_wrong_audience_is_refused(victim, client, hub, clock):  # type: ignore[no-untyped-def]
+def test_wrong_audience_is_refused(victim, client, hub, clock):
     p = payload("bma", traffy_complaint(0), now=clock(), audience="mwa")
     problem = _refused(client, hub, signed(p, victim.key, victim.kid), 422, "schema-invalid")
     assert problem["errors"] == [{"pointer": "/audience", "message": "must be 'hub'"}]
 
 
-def signed_bytes(data: bytes, agency) -> str:  # type: ignore[no-untyped-def]
+def signed_bytes(data: bytes, agency) -> str:
     from hub.exchange.jws import sign
 
     return sign(data, agency.key, kid=agency.kid)
@@ -259,7 +259,7 @@ def signed_bytes(data: bytes, agency) -> str:  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- batch
 
 
-def test_batch_judges_each_item_alone(agencies, client, hub, clock):  # type: ignore[no-untyped-def]
+def test_batch_judges_each_item_alone(agencies, client, hub, clock):
     bma = agencies.enrol("bma")
     good = [bma.client.envelope("complaint.submit", traffy_complaint(i)) for i in range(3)]
     bad = signed(payload("bma", {"nope": 1}, now=clock(), id="bad-1"), bma.key, bma.kid)
@@ -275,12 +275,12 @@ def test_batch_judges_each_item_alone(agencies, client, hub, clock):  # type: ig
     assert [getattr(x, "log_index", None) for x in results] == [0, 1, 2]
 
 
-def test_batch_over_the_limit_is_refused(agencies, client):  # type: ignore[no-untyped-def]
+def test_batch_over_the_limit_is_refused(agencies, client):
     r = client.post("/v1/envelopes:batch", json=["x"] * 1001)
     assert r.status_code == 413 and r.json()["type"] == "/problems/too-large"
 
 
-def test_unknown_and_not_yet_handled_message_types_are_refused(victim, client, hub, clock):  # type: ignore[no-untyped-def]
+def test_unknown_and_not_yet_handled_message_types_are_refused(victim, client, hub, clock):
     for i, kind in enumerate(["no.such_type", "case.accept"]):
         p = payload("bma", {"case_id": "case-x"}, now=clock(), id=f"t-{i}", type=kind)
         problem = _refused(client, hub, signed(p, victim.key, victim.kid), 422, "schema-invalid")

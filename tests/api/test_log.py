@@ -16,11 +16,11 @@ from tests.support.envelopes import traffy_complaint
 
 
 @pytest.fixture
-def bma(agencies):  # type: ignore[no-untyped-def]
+def bma(agencies):
     return agencies.enrol("bma")
 
 
-def _send(agency, tmp_path: Path, start: int, count: int) -> list[Path]:  # type: ignore[no-untyped-def]
+def _send(agency, tmp_path: Path, start: int, count: int) -> list[Path]:
     paths = []
     for i in range(start, start + count):
         receipt = agency.client.send("complaint.submit", traffy_complaint(i))
@@ -30,7 +30,7 @@ def _send(agency, tmp_path: Path, start: int, count: int) -> list[Path]:  # type
     return paths
 
 
-def test_verifier_accepts_an_honest_log_and_remembers_its_head(bma, client, tmp_path):  # type: ignore[no-untyped-def]
+def test_verifier_accepts_an_honest_log_and_remembers_its_head(bma, client, tmp_path):
     state = tmp_path / "state.json"
     receipts = _send(bma, tmp_path, 0, 7)
     verdict = Verifier(client).run(state=state, receipts=receipts, full=True)
@@ -42,7 +42,7 @@ def test_verifier_accepts_an_honest_log_and_remembers_its_head(bma, client, tmp_
     assert any("grew consistently from 7 to 11" in line for line in verdict.lines)
 
 
-def test_rewritten_history_is_caught_by_consistency(bma, client, tmp_path):  # type: ignore[no-untyped-def]
+def test_rewritten_history_is_caught_by_consistency(bma, client, tmp_path):
     _send(bma, tmp_path, 0, 5)
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"tree_size": 3, "root_hash": "00" * 32}))  # a head we "saw" once
@@ -51,7 +51,7 @@ def test_rewritten_history_is_caught_by_consistency(bma, client, tmp_path):  # t
     assert any("is not a prefix" in line for line in verdict.lines)
 
 
-def test_a_shrunken_log_is_caught(bma, client, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_shrunken_log_is_caught(bma, client, tmp_path):
     _send(bma, tmp_path, 0, 2)
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"tree_size": 9, "root_hash": "ab" * 32}))
@@ -59,7 +59,7 @@ def test_a_shrunken_log_is_caught(bma, client, tmp_path):  # type: ignore[no-unt
     assert not verdict.ok and any("shrank" in line for line in verdict.lines)
 
 
-def test_an_altered_stored_message_fingerprint_is_caught(bma, client, hub, tmp_path):  # type: ignore[no-untyped-def]
+def test_an_altered_stored_message_fingerprint_is_caught(bma, client, hub, tmp_path):
     receipts = _send(bma, tmp_path, 0, 6)
     with hub.transaction() as s:
         s.execute(
@@ -71,7 +71,7 @@ def test_an_altered_stored_message_fingerprint_is_caught(bma, client, hub, tmp_p
     assert any("hash to" in line for line in verdict.lines)
 
 
-def test_a_dropped_leaf_is_caught(bma, client, hub, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_dropped_leaf_is_caught(bma, client, hub, tmp_path):
     _send(bma, tmp_path, 0, 5)
     with hub.transaction() as s:
         s.execute(delete(LogLeaf).where(LogLeaf.leaf_index == 2))
@@ -79,7 +79,7 @@ def test_a_dropped_leaf_is_caught(bma, client, hub, tmp_path):  # type: ignore[n
     assert not verdict.ok and any("entry 2 is missing" in line for line in verdict.lines)
 
 
-def test_proofs_from_the_api_verify_with_plain_rfc9162_hashing(bma, client, tmp_path):  # type: ignore[no-untyped-def]
+def test_proofs_from_the_api_verify_with_plain_rfc9162_hashing(bma, client, tmp_path):
     _send(bma, tmp_path, 0, 9)
     head = client.get("/v1/log/tree-head").json()
     assert head["tree_size"] == 9
@@ -109,7 +109,7 @@ def test_proofs_from_the_api_verify_with_plain_rfc9162_hashing(bma, client, tmp_
     merkle.verify_consistency(4, 9, first, root, [bytes.fromhex(h) for h in path])
 
 
-def test_heads_are_kept_and_listed(bma, client, tmp_path):  # type: ignore[no-untyped-def]
+def test_heads_are_kept_and_listed(bma, client, tmp_path):
     _send(bma, tmp_path, 0, 2)
     client.get("/v1/log/tree-head")
     _send(bma, tmp_path, 2, 1)
@@ -128,7 +128,7 @@ def test_heads_are_kept_and_listed(bma, client, tmp_path):  # type: ignore[no-un
         ("/v1/log/entries", {"start": 2, "end": 1}, "/query/end"),
     ],
 )
-def test_bad_proof_requests_are_problems(bma, client, tmp_path, path, params, pointer):  # type: ignore[no-untyped-def]
+def test_bad_proof_requests_are_problems(bma, client, tmp_path, path, params, pointer):
     _send(bma, tmp_path, 0, 2)
     r = client.get(path, params=params)
     assert r.status_code == 400

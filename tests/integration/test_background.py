@@ -21,7 +21,7 @@ class _Rounds(threading.Event):
         return self.rounds < 0
 
 
-def test_heads_follow_the_log(hub, agencies):  # type: ignore[no-untyped-def]
+def test_heads_follow_the_log(hub, agencies):
     publish_heads_forever(hub, _Rounds(1), interval=0)
     bma = agencies.enrol("bma")
     for i in range(3):

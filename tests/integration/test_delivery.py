@@ -21,10 +21,12 @@ from hub.models import Delivery, Destination, Envelope
 from tests.support.destination import SimulatedAgency
 from tests.support.envelopes import traffy_complaint
 
-FAST = Tuning(retry=RetryPolicy(base_seconds=1, cap_seconds=60, max_attempts=6), timeouts=Timeouts(1, 1))
+FAST = Tuning(
+    retry=RetryPolicy(base_seconds=1, cap_seconds=60, max_attempts=6), timeouts=Timeouts(1, 1)
+)
 
 
-def water(i: int) -> dict:  # type: ignore[type-arg]
+def water(i: int) -> dict:
     body = traffy_complaint(i)
     body["category"] = "water_supply"
     return body
@@ -37,24 +39,26 @@ def http() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def mwa(agencies) -> Iterator[SimulatedAgency]:  # type: ignore[no-untyped-def]
-    agency = agencies.enrol("mwa", kind="state_enterprise", areas=["10"], categories=["water_supply"])
+def mwa(agencies) -> Iterator[SimulatedAgency]:
+    agency = agencies.enrol(
+        "mwa", kind="state_enterprise", areas=["10"], categories=["water_supply"]
+    )
     with SimulatedAgency(agency.client) as sim:
         agencies.set_endpoint("mwa", sim.url)
         yield sim
 
 
 @pytest.fixture
-def bma(agencies):  # type: ignore[no-untyped-def]
+def bma(agencies):
     return agencies.enrol("bma", areas=["10"])
 
 
-def states(hub) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def states(hub) -> dict[str, int]:
     with hub.transaction() as s:
         return dict(s.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all())
 
 
-def test_forwards_reach_the_destination_once_with_both_signatures(hub, bma, mwa, http):  # type: ignore[no-untyped-def]
+def test_forwards_reach_the_destination_once_with_both_signatures(hub, bma, mwa, http):
     receipts = [bma.client.send("complaint.submit", water(i)) for i in range(20)]
     assert states(hub) == {"pending": 20}
     assert deliver_due(hub, "mwa", http=http, tuning=FAST) == 20
@@ -65,12 +69,16 @@ def test_forwards_reach_the_destination_once_with_both_signatures(hub, bma, mwa,
     first = mwa.received[0]
     assert first.origin["issuer"] == "bma" and first.origin["type"] == "complaint.submit"
     with hub.transaction() as s:
-        acks = s.scalar(select(func.count()).select_from(Envelope).where(Envelope.type == "delivery.ack"))
+        acks = s.scalar(
+            select(func.count()).select_from(Envelope).where(Envelope.type == "delivery.ack")
+        )
         assert acks == 20
         assert translog.size(s) == 60  # 20 submissions, 20 forwards, 20 acks
 
 
-def test_a_failing_destination_is_retried_paused_and_recovers_without_duplicates(hub, bma, mwa, http, clock):  # type: ignore[no-untyped-def]
+def test_a_failing_destination_is_retried_paused_and_recovers_without_duplicates(
+    hub, bma, mwa, http, clock
+):
     for i in range(12):
         bma.client.send("complaint.submit", water(i))
     mwa.mode = "error"
@@ -88,7 +96,7 @@ def test_a_failing_destination_is_retried_paused_and_recovers_without_duplicates
 
 
 @pytest.mark.parametrize("fault", ["bad_ack", "wrong_ack", "reset", "slow"])
-def test_a_bad_answer_is_a_failure_not_a_delivery(hub, bma, mwa, http, clock, fault):  # type: ignore[no-untyped-def]
+def test_a_bad_answer_is_a_failure_not_a_delivery(hub, bma, mwa, http, clock, fault):
     for i in range(3):
         bma.client.send("complaint.submit", water(i))
     mwa.mode, mwa.delay = fault, 1.5
@@ -101,7 +109,7 @@ def test_a_bad_answer_is_a_failure_not_a_delivery(hub, bma, mwa, http, clock, fa
     assert mwa.duplicates() == 0  # re-sent forwards keep their id; the receiver drops repeats
 
 
-def test_retry_after_is_honoured(hub, bma, mwa, http, clock):  # type: ignore[no-untyped-def]
+def test_retry_after_is_honoured(hub, bma, mwa, http, clock):
     bma.client.send("complaint.submit", water(0))
     mwa.mode = "error"  # answers Retry-After: 1; our base delay is bigger, so base wins
     slow = Tuning(retry=RetryPolicy(base_seconds=0.01, cap_seconds=60), timeouts=Timeouts(1, 1))
@@ -111,11 +119,16 @@ def test_retry_after_is_honoured(hub, bma, mwa, http, clock):  # type: ignore[no
         assert (d.next_attempt_at - clock()).total_seconds() >= 1.0
 
 
-def test_deliveries_die_after_max_attempts_and_an_admin_replays_them(hub, agencies, bma, mwa, http, clock, client):  # type: ignore[no-untyped-def]
+def test_deliveries_die_after_max_attempts_and_an_admin_replays_them(
+    hub, agencies, bma, mwa, http, clock, client
+):
     admin = agencies.enrol("hub-admin", kind="hub", roles=["admin"])
     bma.client.send("complaint.submit", water(0))
     mwa.mode = "error"
-    brittle = Tuning(retry=RetryPolicy(base_seconds=1, max_attempts=2, breaker_threshold=99), timeouts=Timeouts(1, 1))
+    brittle = Tuning(
+        retry=RetryPolicy(base_seconds=1, max_attempts=2, breaker_threshold=99),
+        timeouts=Timeouts(1, 1),
+    )
     for _ in range(2):
         deliver_due(hub, "mwa", http=http, tuning=brittle)
         clock.advance(seconds=60)
@@ -132,8 +145,10 @@ def test_deliveries_die_after_max_attempts_and_an_admin_replays_them(hub, agenci
     assert 'hub_deliveries{destination="mwa",state="delivered"} 1' in metrics
 
 
-def test_pull_mode_agencies_fetch_their_inbox_and_ack(hub, agencies, bma, clock):  # type: ignore[no-untyped-def]
-    mwa = agencies.enrol("mwa", kind="state_enterprise", areas=["10"], categories=["water_supply"], mode="pull")
+def test_pull_mode_agencies_fetch_their_inbox_and_ack(hub, agencies, bma, clock):
+    mwa = agencies.enrol(
+        "mwa", kind="state_enterprise", areas=["10"], categories=["water_supply"], mode="pull"
+    )
     for i in range(4):
         bma.client.send("complaint.submit", water(i))
     waiting = mwa.client.pull()
@@ -145,7 +160,7 @@ def test_pull_mode_agencies_fetch_their_inbox_and_ack(hub, agencies, bma, clock)
     assert states(hub) == {"delivered": 3, "pending": 1}
 
 
-def test_an_agency_cannot_ack_another_agencys_delivery(hub, agencies, bma):  # type: ignore[no-untyped-def]
+def test_an_agency_cannot_ack_another_agencys_delivery(hub, agencies, bma):
     mwa = agencies.enrol("mwa", kind="state_enterprise", areas=["10"], categories=["water_supply"])
     other = agencies.enrol("mea", kind="state_enterprise")
     bma.client.send("complaint.submit", water(0))

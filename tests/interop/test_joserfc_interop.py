@@ -18,7 +18,7 @@ from tests.support.envelopes import payload, traffy_complaint
 pytestmark = pytest.mark.filterwarnings("ignore:EdDSA is deprecated via RFC 9864")
 
 
-def _enrol_foreign_key(hub, clock, code: str, alg: str):  # type: ignore[no-untyped-def]
+def _enrol_foreign_key(hub, clock, code: str, alg: str):
     key = OKPKey.generate_key("Ed25519") if alg == "EdDSA" else ECKey.generate_key("P-256")
     public = {k: v for k, v in key.as_dict(private=False).items() if k in {"kty", "crv", "x", "y"}}
     with hub.transaction() as s:
@@ -36,7 +36,7 @@ def _enrol_foreign_key(hub, clock, code: str, alg: str):  # type: ignore[no-unty
 @pytest.mark.parametrize("alg", ["EdDSA", "ES256"])
 def test_envelope_signed_by_joserfc_is_accepted_and_receipt_verifies_with_joserfc(
     hub, client, clock, alg
-):  # type: ignore[no-untyped-def]
+):
     key = _enrol_foreign_key(hub, clock, "mol", alg)
     body = canonicalize(payload("mol", traffy_complaint(4), now=clock(), id="mol-0001"))
     header = {"alg": alg, "kid": "mol/foreign-1", "typ": "hub-envelope+jws"}
