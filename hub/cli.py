@@ -158,7 +158,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from hub.app import create_app
-    from hub.background import start_head_publisher
+    from hub.background import start_head_publisher, start_sla_checker
     from hub.exchange.dispatch import start_dispatcher
     from hub.migrate import upgrade
     from hub.services import build_hub
@@ -167,6 +167,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     hub = build_hub(settings)
     start_head_publisher(hub)
+    start_sla_checker(hub)
     start_dispatcher(hub)
     print(f"hub API on http://{settings.host}:{settings.port}  (docs: /v1/ui/)", flush=True)
     if args.workers > 1:

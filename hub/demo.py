@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from adapters.traffy_fondue import SAMPLE_CSV
 from adapters.traffy_fondue.mapping import row_to_complaint
 from hub.app import create_app
-from hub.background import start_head_publisher
+from hub.background import start_head_publisher, start_sla_checker
 from hub.config import Settings
 from hub.exchange import registry
 from hub.exchange.client import HubClient, HubClientError
@@ -55,6 +55,7 @@ def run(settings: Settings, *, once: bool, port: int | None) -> int:
     _enrol_reference_agencies(hub, keys_dir)
     server = _start(settings, hub)
     start_head_publisher(hub)
+    start_sla_checker(hub)
     start_dispatcher(hub)
     base = f"http://{settings.host}:{settings.port}"
     try:
@@ -158,9 +159,8 @@ def _pull_and_ack(base: str, keys_dir: Path) -> bool:
         results = agency.ack(waiting)
         acked = sum(1 for r in results if r["status"] == 200)
         ok = ok and acked == len(waiting)
-        print(
-            f"{ref.code} ({ref.name_en}): pulled {len(waiting)} forwarded cases, acknowledged {acked}"
-        )
+        who = f"{ref.code} ({ref.name_en})"
+        print(f"{who}: pulled {len(waiting)} forwarded messages, acknowledged {acked}")
     return ok
 
 

@@ -139,8 +139,21 @@ class Case(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     accept_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    merged_into: Mapped[str | None] = mapped_column(String(64))
+    merged_into: Mapped[str | None] = mapped_column(String(64), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    origin_agency: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    summary: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    accept_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    amphoe_code: Mapped[str | None] = mapped_column(String(4))
+    tambon_code: Mapped[str | None] = mapped_column(String(6))
 
 
 class Complaint(Base):
@@ -189,6 +202,48 @@ class Handoff(Base):
     envelope_id: Mapped[int | None] = mapped_column(ForeignKey("envelopes.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseEvent(Base):
+    """One step of a case's public timeline: who signed what, and where it is in the log."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64))
+    status_from: Mapped[str | None] = mapped_column(String(32))
+    status_to: Mapped[str] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    envelope_id: Mapped[int | None] = mapped_column(ForeignKey("envelopes.id"))
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseParty(Base):
+    """An agency on a case and why (origin, owner, former owner, assist, supervisor):
+    everyone here hears about every change of the case."""
+
+    __tablename__ = "case_parties"
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RoutingRule(Base):
+    """Admin-managed: which agency acts for an area (DOPA code, or TH) and a category."""
+
+    __tablename__ = "routing_rules"
+    __table_args__ = (UniqueConstraint("area", "category", "agency", name="uq_routing_rules_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    area: Mapped[str] = mapped_column(String(6), index=True)
+    category: Mapped[str | None] = mapped_column(String(64))
+    agency: Mapped[str] = mapped_column(ForeignKey("agencies.code"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Delivery(Base):

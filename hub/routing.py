@@ -1,26 +1,66 @@
-"""Which agency must act on (area, category).
+"""Which agency must act on (area, category), and why.
 
-Until admin-managed routing rules exist (issue 5), each agency's enrolled ``areas`` and
-``categories`` are its default rule. The most specific area wins (tambon over amphoe over
-province); an agency naming the category beats one that takes every category (empty list);
-with no match, the provincial Damrongdhama centre of the complaint's province.
+Candidates come from admin-managed routing rules and from each agency's enrolment (its
+``areas`` and ``categories`` are its default rule). Ranking, best first:
+
+1. the most specific area: tambon over amphoe over province over national (``TH``);
+2. a rule naming the category over one that takes every category;
+3. an explicit rule over an enrolment default; then the agency code, for determinism.
+
+With no candidate, the provincial Damrongdhama centre of the complaint's province. Agencies
+in ``exclude`` (those that declined, the origin) are skipped, so a re-route never goes back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hub.models import Agency
+from hub import vocab
+from hub.errors import Conflict, FieldError, NotFound, RequestInvalid
+from hub.models import Agency, RoutingRule
+
+LEVEL_NAMES = {3: "tambon", 2: "amphoe", 1: "province", 0: "national", -1: "fallback"}
+NATIONAL = "TH"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    agency: str
+    area: str
+    category: str | None
+    level: int
+    source: str  # rule | enrolment | damrongdhama
+    rule_id: int | None = None
+
+    def rank(self) -> tuple[int, int, int, str]:
+        return (
+            -self.level,
+            0 if self.category else 1,
+            0 if self.source == "rule" else 1,
+            self.agency,
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "agency": self.agency,
+            "area": self.area,
+            "category": self.category,
+            "level": LEVEL_NAMES[self.level],
+            "source": self.source,
+            "rule_id": self.rule_id,
+        }
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     agency: str | None
     why: str
+    candidates: tuple[Candidate, ...] = ()
 
 
 def route(
@@ -32,40 +72,167 @@ def route(
     tambon: str | None = None,
     exclude: Collection[str] = (),
 ) -> Decision:
-    agencies = session.scalars(select(Agency).where(Agency.active.is_(True))).all()
-    receivers = [a for a in agencies if "receive" in a.roles and a.code not in exclude]
-    best: tuple[int, int, str] | None = None
-    for a in receivers:
-        if a.kind == "hub":
-            continue
-        area_rank = _area_rank(a.areas, tambon, amphoe, province)
-        if area_rank < 0:
-            continue
+    found = [
+        c
+        for c in candidates(
+            session, category=category, province=province, amphoe=amphoe, tambon=tambon
+        )
+    ]
+    allowed = [c for c in found if c.agency not in exclude]
+    if not allowed:
+        return Decision(None, "no agency covers this area and category", tuple(found))
+    best = allowed[0]
+    return Decision(best.agency, _why(best), tuple(found))
+
+
+def candidates(
+    session: Session, *, category: str, province: str | None, amphoe: str | None, tambon: str | None
+) -> list[Candidate]:
+    """Every agency that could act, best first (see the module docstring)."""
+    areas = {code: level for level, code in ((3, tambon), (2, amphoe), (1, province)) if code}
+    areas[NATIONAL] = 0
+    receivers = {
+        a.code: a
+        for a in session.scalars(select(Agency).where(Agency.active.is_(True)))
+        if "receive" in a.roles and a.kind != "hub"
+    }
+    found: dict[str, Candidate] = {}
+
+    def offer(c: Candidate) -> None:
+        if c.agency in receivers and (c.agency not in found or c.rank() < found[c.agency].rank()):
+            found[c.agency] = c
+
+    rules = session.scalars(
+        select(RoutingRule).where(
+            RoutingRule.area.in_(list(areas)),
+            or_(RoutingRule.category.is_(None), RoutingRule.category == category),
+        )
+    )
+    for r in rules:
+        offer(Candidate(r.agency, r.area, r.category, areas[r.area], "rule", r.id))
+    for a in receivers.values():
         if a.categories and category not in a.categories:
             continue
-        score = (area_rank, 1 if a.categories else 0, a.code)
-        # higher area rank, then explicit category; ties broken by code for determinism
-        if best is None or score[:2] > best[:2] or (score[:2] == best[:2] and a.code < best[2]):
-            best = score
-    if best is not None:
-        return Decision(best[2], f"jurisdiction level {best[0]} covers the area and category")
-    fallback = [
-        a.code
-        for a in receivers
-        if a.kind == "damrongdhama_centre" and province and province in a.areas
-    ]
-    if fallback:
-        return Decision(
-            sorted(fallback)[0], f"no rule; provincial Damrongdhama centre of {province}"
+        for code in a.areas:
+            if code in areas:
+                offer(
+                    Candidate(
+                        a.code, code, category if a.categories else None, areas[code], "enrolment"
+                    )
+                )
+    if province:
+        for a in receivers.values():
+            if a.kind == "damrongdhama_centre" and province in a.areas:
+                offer(Candidate(a.code, province, None, -1, "damrongdhama"))
+    return sorted(found.values(), key=Candidate.rank)
+
+
+def explain(session: Session, *, area: str, category: str) -> Decision:
+    """The decision for an area code (any level) and category, with every candidate."""
+    if area != NATIONAL and vocab.area(area) is None:
+        raise RequestInvalid(
+            f"unknown area {area!r}", errors=[FieldError("/query/area", "not a DOPA code")]
         )
-    return Decision(None, "no agency covers this area or category")
+    if category not in vocab.categories():
+        raise RequestInvalid(
+            f"unknown category {category!r}",
+            errors=[FieldError("/query/category", "not a hub category")],
+        )
+    province, amphoe, tambon = _split(area)
+    return route(session, category=category, province=province, amphoe=amphoe, tambon=tambon)
 
 
-def _area_rank(
-    areas: list[str], tambon: str | None, amphoe: str | None, province: str | None
-) -> int:
-    """3 = tambon match, 2 = amphoe, 1 = province, 0 = nationwide ('TH'), -1 = none."""
-    for rank, code in ((3, tambon), (2, amphoe), (1, province)):
-        if code and code in areas:
-            return rank
-    return 0 if "TH" in areas else -1
+def supervisor(
+    session: Session, province: str | None, *, exclude: Collection[str] = ()
+) -> str | None:
+    """Who a breach or a dead end escalates to: the provincial Damrongdhama centre, then 1111."""
+    for a in session.scalars(select(Agency).where(Agency.active.is_(True)).order_by(Agency.code)):
+        if (
+            a.kind == "damrongdhama_centre"
+            and province
+            and province in a.areas
+            and a.code not in exclude
+        ):
+            return a.code
+    for a in session.scalars(
+        select(Agency)
+        .where(Agency.active.is_(True), Agency.kind == "hotline")
+        .order_by(Agency.code)
+    ):
+        if a.code not in exclude and "receive" in a.roles:
+            return a.code
+    return None
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def add_rule(
+    session: Session,
+    *,
+    area: str,
+    category: str | None,
+    agency: str,
+    note: str | None,
+    now: datetime,
+) -> RoutingRule:
+    if area != NATIONAL and vocab.area(area) is None:
+        raise RequestInvalid(
+            f"unknown area {area!r}", errors=[FieldError("/body/area", "not a DOPA code")]
+        )
+    if category is not None and category not in vocab.categories():
+        raise RequestInvalid(
+            f"unknown category {category!r}", errors=[FieldError("/body/category", "unknown")]
+        )
+    if session.get(Agency, agency) is None:
+        raise NotFound(f"no agency {agency!r}")
+    exists = session.scalar(
+        select(RoutingRule.id).where(
+            RoutingRule.area == area,
+            RoutingRule.agency == agency,
+            RoutingRule.category.is_(None)
+            if category is None
+            else RoutingRule.category == category,
+        )
+    )
+    if exists is not None:
+        raise Conflict(
+            f"rule {exists} already routes {category or 'everything'} in {area} to {agency}"
+        )
+    rule = RoutingRule(area=area, category=category, agency=agency, note=note, created_at=now)
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def remove_rule(session: Session, rule_id: int) -> RoutingRule:
+    rule = session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise NotFound(f"no routing rule {rule_id}")
+    session.delete(rule)
+    return rule
+
+
+def list_rules(
+    session: Session, *, area: str | None = None, agency: str | None = None
+) -> list[RoutingRule]:
+    stmt = select(RoutingRule).order_by(RoutingRule.area, RoutingRule.category, RoutingRule.agency)
+    if area:
+        stmt = stmt.where(RoutingRule.area == area)
+    if agency:
+        stmt = stmt.where(RoutingRule.agency == agency)
+    return list(session.scalars(stmt))
+
+
+def _split(area: str) -> tuple[str | None, str | None, str | None]:
+    if area == NATIONAL:
+        return None, None, None
+    return area[:2], area[:4] if len(area) >= 4 else None, area if len(area) == 6 else None
+
+
+def _why(c: Candidate) -> str:
+    if c.source == "damrongdhama":
+        return f"no rule for this area and category; the provincial Damrongdhama centre of {c.area}"
+    what = f"category {c.category}" if c.category else "every category"
+    rule = f"routing rule {c.rule_id}" if c.rule_id else "its enrolment"
+    return f"{rule}: {LEVEL_NAMES[c.level]} {c.area}, {what}"

@@ -1,8 +1,8 @@
-"""What an accepted message changes, by message type. Each returns the case id it touched.
+"""What an accepted message changes, by message type.
 
-Only ``complaint.submit`` is handled so far; case messages (accept, decline, forward, ...)
-arrive with the case state machine (issue 5) and are refused until then rather than stored
-without effect.
+Each handler runs inside the intake transaction and returns an :class:`Effect`: the case it
+touched and the agencies owed a delivery (woken after commit). Case rules live in
+``hub.cases`` (pure) and ``hub.caseflow`` (rows); this module only dispatches.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import ids
-from hub.exchange import outbox
+from hub import caseflow, ids
 from hub.exchange.hubkey import HubSigner
-from hub.models import Case, Complaint, Envelope, Handoff
+from hub.models import Complaint, Envelope
 from hub.personal import Sealer
-from hub.routing import route
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +28,9 @@ class Context:
     now: datetime
     sealer: Sealer
     signer: HubSigner
+
+    def flow(self) -> caseflow.Ctx:
+        return caseflow.Ctx(self.now, self.signer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,99 +47,118 @@ Handler = Callable[[Session, Envelope, dict[str, Any], Context], Effect]
 def submit_complaint(
     session: Session, envelope: Envelope, body: dict[str, Any], ctx: Context
 ) -> Effect:
-    """Store the complaint (once per origin record) and open a case routed to an agency.
+    """Store the complaint once per origin record; open a case, or join a matching one.
 
-    A complaint whose origin record is already known joins the existing case: re-sending a
-    record under a new message id never creates a second case.
+    Re-sending a known origin record under a new message id changes nothing and answers
+    with its case. A complaint about a problem an open case already holds (a duplicate
+    report, perhaps from another channel) joins that case instead of opening another.
     """
-    now = ctx.now
     origin = body["origin"]
-    existing = session.scalars(
+    known = session.scalars(
         select(Complaint).where(
             Complaint.origin_system == origin["system"], Complaint.origin_ref == origin["ref"]
         )
     ).first()
-    if existing is not None:
-        return Effect(existing.case_id)
-    location = body.get("location") or {}
-    decision = route(
-        session,
-        category=body["category"],
-        province=location.get("province_code"),
-        amphoe=location.get("amphoe_code"),
-        tambon=location.get("tambon_code"),
-        exclude=(),
+    if known is not None:
+        return Effect(known.case_id)
+    complaint = _complaint(envelope, body, ctx)
+    session.add(complaint)
+    duplicate_of = _duplicate(session, complaint)
+    if duplicate_of is not None:
+        case = caseflow.get_case(session, duplicate_of, lock=True)
+        complaint.case_id = case.id
+        session.flush()
+        told = caseflow.join_case(
+            session,
+            case,
+            complaint=complaint,
+            origin=envelope.issuer,
+            envelope=envelope,
+            ctx=ctx.flow(),
+        )
+    else:
+        case, told = caseflow.open_case(
+            session, complaint=complaint, origin=envelope.issuer, envelope=envelope, ctx=ctx.flow()
+        )
+        complaint.case_id = case.id
+    sent = caseflow.fan_out(
+        session, envelope=envelope, case_id=case.id, destinations=told, ctx=ctx.flow()
     )
-    case = Case(
-        id=ids.case_id(),
-        status="offered" if decision.agency else "received",
-        owner=decision.agency,
-        category=body["category"],
-        province_code=location.get("province_code"),
-        opened_at=now,
-        updated_at=now,
+    return Effect(case.id, sent)
+
+
+def case_message(
+    session: Session, envelope: Envelope, body: dict[str, Any], ctx: Context
+) -> Effect:
+    """Any ``case.*`` message: the state machine decides, everyone on the case hears."""
+    case_id, told = caseflow.handle_message(session, envelope, body, ctx.flow())
+    sent = caseflow.fan_out(
+        session, envelope=envelope, case_id=case_id, destinations=told, ctx=ctx.flow()
     )
-    session.add(case)
+    return Effect(case_id, sent)
+
+
+def _complaint(envelope: Envelope, body: dict[str, Any], ctx: Context) -> Complaint:
+    origin, location = body["origin"], body.get("location") or {}
     complaint_id = body.get("id") or f"{origin['system']}:{origin['ref']}"
     reporter = body.get("reporter") or {}
     record = {k: v for k, v in body.items() if k != "reporter"}
     record["reporter"] = {"anonymous": reporter.get("anonymous", True)}
-    session.add(
-        Complaint(
-            id=complaint_id,
-            origin_agency=origin["agency"],
-            origin_system=origin["system"],
-            origin_ref=origin["ref"],
-            channel=body["channel"],
-            category=body["category"],
-            subject=body.get("subject", ""),
-            description=body.get("description", ""),
-            lat=location.get("lat"),
-            lon=location.get("lon"),
-            province_code=location.get("province_code"),
-            amphoe_code=location.get("amphoe_code"),
-            tambon_code=location.get("tambon_code"),
-            reported_at=datetime.fromisoformat(body["reported_at"].replace("Z", "+00:00")),
-            priority=body.get("priority", "normal"),
-            language=body.get("language", "th"),
-            record=record,
-            personal=_seal(ctx.sealer, reporter.get("contact"), complaint_id),
-            case_id=case.id,
-            envelope_id=envelope.id,
-            tracking_code=ids.tracking_code(),
-            created_at=now,
-        )
+    contact = reporter.get("contact")
+    return Complaint(
+        id=complaint_id,
+        origin_agency=origin["agency"],
+        origin_system=origin["system"],
+        origin_ref=origin["ref"],
+        channel=body["channel"],
+        category=body["category"],
+        subject=body.get("subject", ""),
+        description=body.get("description", ""),
+        lat=location.get("lat"),
+        lon=location.get("lon"),
+        province_code=location.get("province_code"),
+        amphoe_code=location.get("amphoe_code"),
+        tambon_code=location.get("tambon_code"),
+        reported_at=datetime.fromisoformat(body["reported_at"].replace("Z", "+00:00")),
+        priority=body.get("priority", "normal"),
+        language=body.get("language", "th"),
+        record=record,
+        personal=ctx.sealer.seal(contact, bound_to=complaint_id) if contact else None,
+        envelope_id=envelope.id,
+        tracking_code=ids.tracking_code(),
+        created_at=ctx.now,
     )
-    if decision.agency is None:
-        return Effect(case.id)
-    session.add(
-        Handoff(
-            case_id=case.id,
-            kind="offer",
-            from_agency=None,
-            to_agency=decision.agency,
-            reason=decision.why,
-            state="offered",
-            envelope_id=envelope.id,
-            created_at=now,
-        )
-    )
-    if decision.agency == envelope.issuer:
-        return Effect(case.id)  # the origin holds the record already
-    outbox.forward(
+
+
+def _duplicate(session: Session, complaint: Complaint) -> str | None:
+    """The open case this complaint repeats, if the matcher finds one."""
+    try:
+        from hub.matching import find_duplicate
+    except ImportError:  # pragma: no cover - the matcher lands separately
+        return None
+    return find_duplicate(
         session,
-        original=envelope,
-        destination=decision.agency,
-        case_id=case.id,
-        reason=f"offer: {decision.why}",
-        signer=ctx.signer,
-        now=now,
+        category=complaint.category,
+        lat=complaint.lat,
+        lon=complaint.lon,
+        reported_at=complaint.reported_at,
+        text=f"{complaint.subject} {complaint.description}",
     )
-    return Effect(case.id, (decision.agency,))
 
 
-def _seal(sealer: Sealer, contact: Any, complaint_id: str) -> bytes | None:
-    return sealer.seal(contact, bound_to=complaint_id) if contact else None
-
-
-HANDLED: dict[str, Handler] = {"complaint.submit": submit_complaint}
+CASE_TYPES = (
+    "case.accept",
+    "case.decline",
+    "case.forward",
+    "case.assist",
+    "case.status",
+    "case.resolve",
+    "case.reopen",
+    "case.merge",
+    "case.unmerge",
+    "case.escalate",
+)
+HANDLED: dict[str, Handler] = {
+    "complaint.submit": submit_complaint,
+    **dict.fromkeys(CASE_TYPES, case_message),
+}

@@ -108,7 +108,13 @@ def _open(client: HubClient, raw: bytes) -> tuple[Forwarded, bytes]:
         raise ValueError("not a hub.forward addressed to this agency")
     original = parse_compact(forward["body"]["original"])
     origin_kid = original.header["kid"]
-    okey, oalg = _key(client.agency_keys(origin_kid.split("/")[0]), origin_kid, lambda: {})
+    signer = origin_kid.split("/")[0]
+    if signer == "hub":  # a message the hub issued itself (an SLA escalation, say)
+        okey, oalg = _key(client.hub_keys(), origin_kid, lambda: client.hub_keys(refresh=True))
+    else:
+        okey, oalg = _key(
+            client.agency_keys(signer), origin_kid, lambda: client.agency_keys(signer, refresh=True)
+        )
     verify(original, okey, alg=oalg)  # 3
     body = forward["body"]
     return (

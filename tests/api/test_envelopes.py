@@ -280,8 +280,9 @@ def test_batch_over_the_limit_is_refused(agencies, client):
     assert r.status_code == 413 and r.json()["type"] == "/problems/too-large"
 
 
-def test_unknown_and_not_yet_handled_message_types_are_refused(victim, client, hub, clock):
-    for i, kind in enumerate(["no.such_type", "case.accept"]):
-        p = payload("bma", {"case_id": "case-x"}, now=clock(), id=f"t-{i}", type=kind)
-        problem = _refused(client, hub, signed(p, victim.key, victim.kid), 422, "schema-invalid")
-        assert problem["errors"][0]["pointer"] == "/type"
+def test_unknown_message_types_and_unknown_cases_are_refused(victim, client, hub, clock):
+    p = payload("bma", {"case_id": "case:x"}, now=clock(), id="t-0", type="no.such_type")
+    problem = _refused(client, hub, signed(p, victim.key, victim.kid), 422, "schema-invalid")
+    assert problem["errors"][0]["pointer"] == "/type"
+    p = payload("bma", {"case_id": "case:nope"}, now=clock(), id="t-1", type="case.accept")
+    _refused(client, hub, signed(p, victim.key, victim.kid), 404, "not-found")
