@@ -89,7 +89,7 @@ def open_case(
         updated_at=ctx.now,
     )
     session.add(case)
-    session.flush()
+    session.info.setdefault("caseflow.new_cases", set()).add(case.id)
     party(session, case.id, origin, "origin", ctx.now)
     _event(
         session, case, Event("complaint.submit", origin), None, "received", envelope, {}, ctx.now
@@ -238,14 +238,15 @@ def settle_case(
     before = state
     if state.status not in ("received", "routed", "reopened", "forwarded"):
         return set()
-    decision = routing.route(
-        session,
-        category=case.category,
-        province=case.province_code,
-        amphoe=case.amphoe_code,
-        tambon=case.tambon_code,
-        exclude=set() if initial else state.declined | state.origins,
-    )
+    with session.no_autoflush:
+        decision = routing.route(
+            session,
+            category=case.category,
+            province=case.province_code,
+            amphoe=case.amphoe_code,
+            tambon=case.tambon_code,
+            exclude=set() if initial else state.declined | state.origins,
+        )
     candidates = [c.agency for c in decision.candidates]
     boss = routing.supervisor(session, case.province_code, exclude=state.declined)
     after = cases.settle(state, candidates, boss, initial=initial)
@@ -337,9 +338,22 @@ def _unmerge(session: Session, case: Case, now: datetime) -> None:
 
 
 def party(session: Session, case_id: str, agency: str, role: str, now: datetime) -> None:
-    if session.get(CaseParty, (case_id, agency, role)) is None:
+    """Add an agency to a case once. Keys added in this transaction are remembered so a
+    second add costs no query and never trips the primary key."""
+    seen: set[tuple[str, str, str]] = session.info.setdefault("caseflow.parties", set())
+    key = (case_id, agency, role)
+    if key in seen:
+        return
+    seen.add(key)
+    fresh = session.info.setdefault("caseflow.new_cases", set())
+    if case_id in fresh or session.get(CaseParty, key) is None:
         session.add(CaseParty(case_id=case_id, agency=agency, role=role, since=now))
-        session.flush()
+
+
+def forget(session: Session) -> None:
+    """Drop this module's per-transaction memory after a savepoint rolled back."""
+    session.info.pop("caseflow.parties", None)
+    session.info.pop("caseflow.new_cases", None)
 
 
 def parties(session: Session, case_id: str) -> set[str]:

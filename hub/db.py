@@ -61,7 +61,13 @@ def _sqlite_begin_immediate(conn: Any) -> None:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that number queued log leaves just before they commit (see translog)."""
+    from hub.exchange import translog
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "before_commit", translog.sequence)
+    event.listen(factory, "after_soft_rollback", translog.discard)
+    return factory
 
 
 @contextmanager

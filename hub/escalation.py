@@ -149,7 +149,7 @@ def hub_message(
     )
     session.add(envelope)
     session.flush()
-    envelope.log_index = translog.append_envelope(session, envelope)
+    translog.enqueue_envelope(session, envelope)
     return envelope
 
 

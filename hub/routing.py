@@ -91,11 +91,7 @@ def candidates(
     """Every agency that could act, best first (see the module docstring)."""
     areas = {code: level for level, code in ((3, tambon), (2, amphoe), (1, province)) if code}
     areas[NATIONAL] = 0
-    receivers = {
-        a.code: a
-        for a in session.scalars(select(Agency).where(Agency.active.is_(True)))
-        if "receive" in a.roles and a.kind != "hub"
-    }
+    receivers = {a.code: a for a in _agencies(session) if "receive" in a.roles and a.kind != "hub"}
     found: dict[str, Candidate] = {}
 
     def offer(c: Candidate) -> None:
@@ -146,7 +142,8 @@ def supervisor(
     session: Session, province: str | None, *, exclude: Collection[str] = ()
 ) -> str | None:
     """Who a breach or a dead end escalates to: the provincial Damrongdhama centre, then 1111."""
-    for a in session.scalars(select(Agency).where(Agency.active.is_(True)).order_by(Agency.code)):
+    agencies = _agencies(session)
+    for a in agencies:
         if (
             a.kind == "damrongdhama_centre"
             and province
@@ -154,14 +151,21 @@ def supervisor(
             and a.code not in exclude
         ):
             return a.code
-    for a in session.scalars(
-        select(Agency)
-        .where(Agency.active.is_(True), Agency.kind == "hotline")
-        .order_by(Agency.code)
-    ):
-        if a.code not in exclude and "receive" in a.roles:
+    for a in agencies:
+        if a.kind == "hotline" and a.code not in exclude and "receive" in a.roles:
             return a.code
     return None
+
+
+def _agencies(session: Session) -> list[Agency]:
+    """Active agencies, read once per transaction (a batch routes hundreds of complaints)."""
+    cached: list[Agency] | None = session.info.get("routing.agencies")
+    if cached is None:
+        with session.no_autoflush:
+            stmt = select(Agency).where(Agency.active.is_(True)).order_by(Agency.code)
+            cached = list(session.scalars(stmt))
+        session.info["routing.agencies"] = cached
+    return cached
 
 
 # --------------------------------------------------------------------------- rules

@@ -62,25 +62,22 @@ def submit_complaint(
     if known is not None:
         return Effect(known.case_id)
     complaint = _complaint(envelope, body, ctx)
-    session.add(complaint)
-    duplicate_of = _duplicate(session, complaint)
+    with session.no_autoflush:
+        duplicate_of = _duplicate(session, complaint)
+    flow = ctx.flow()
     if duplicate_of is not None:
         case = caseflow.get_case(session, duplicate_of, lock=True)
         complaint.case_id = case.id
-        session.flush()
+        session.add(complaint)
         told = caseflow.join_case(
-            session,
-            case,
-            complaint=complaint,
-            origin=envelope.issuer,
-            envelope=envelope,
-            ctx=ctx.flow(),
+            session, case, complaint=complaint, origin=envelope.issuer, envelope=envelope, ctx=flow
         )
     else:
         case, told = caseflow.open_case(
-            session, complaint=complaint, origin=envelope.issuer, envelope=envelope, ctx=ctx.flow()
+            session, complaint=complaint, origin=envelope.issuer, envelope=envelope, ctx=flow
         )
         complaint.case_id = case.id
+        session.add(complaint)
     sent = caseflow.fan_out(
         session, envelope=envelope, case_id=case.id, destinations=told, ctx=ctx.flow()
     )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub import caseflow
 from hub.errors import FieldError, HubError, Replay, SchemaInvalid, TooLarge
 from hub.exchange import envelopes, handlers, translog
 from hub.exchange.envelopes import Policy, policy_for
@@ -40,14 +41,32 @@ RECEIPT_TYP = "hub-receipt+jws"
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """What the sender gets back; ``created`` is False for an idempotent re-send."""
+    """What the sender gets back; ``created`` is False for an idempotent re-send.
 
-    receipt: str
-    message_id: str
-    case_id: str | None
-    log_index: int | None
+    Read it after the transaction commits: the log index and the receipt are stamped on the
+    envelope as the last step of the commit (the log numbers leaves there).
+    """
+
+    envelope: Envelope
     created: bool
     destinations: tuple[str, ...] = ()
+    case: str | None = None
+
+    @property
+    def receipt(self) -> str:
+        return self.envelope.receipt or ""
+
+    @property
+    def message_id(self) -> str:
+        return self.envelope.message_id
+
+    @property
+    def case_id(self) -> str | None:
+        return self.envelope.case_id or self.case
+
+    @property
+    def log_index(self) -> int | None:
+        return self.envelope.log_index
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,9 +92,7 @@ def accept(
     if earlier is not None:
         if earlier.jws_sha256 != v.jws_sha256:
             raise Replay(f"message id {v.payload['id']!r} was already used by {v.key.agency!r}")
-        return Accepted(
-            earlier.receipt or "", earlier.message_id, earlier.case_id, earlier.log_index, False
-        )
+        return Accepted(earlier, created=False)
     issued_at = envelopes.fresh(v.payload["issued_at"], now, policy.clock_skew)  # 7
     if v.type not in handlers.HANDLED:  # 8
         raise SchemaInvalid(
@@ -86,19 +103,17 @@ def accept(
     envelope = envelopes.new_row(v, issued_at=issued_at, now=now)  # 9
     session.add(envelope)
     session.flush()
+
+    effect: handlers.Effect | None = None
+
+    def seal(_index: int) -> None:  # at commit, once the log has numbered the leaf
+        envelope.case_id = effect.case_id if effect else None  # one UPDATE with the receipt
+        envelope.receipt = signer.sign_json(receipt_payload(envelope), typ=RECEIPT_TYP)
+
+    translog.enqueue_envelope(session, envelope, on_index=seal)  # before its forwards
     handle = handlers.HANDLED[v.type]
     effect = handle(session, envelope, v.body, handlers.Context(now, sealer, signer))
-    envelope.case_id = effect.case_id
-    envelope.log_index = translog.append_envelope(session, envelope)
-    envelope.receipt = signer.sign_json(receipt_payload(envelope), typ=RECEIPT_TYP)
-    return Accepted(
-        envelope.receipt,
-        envelope.message_id,
-        envelope.case_id,
-        envelope.log_index,
-        True,
-        effect.destinations,
-    )
+    return Accepted(envelope, created=True, destinations=effect.destinations, case=effect.case_id)
 
 
 def receipt_payload(envelope: Envelope) -> dict[str, Any]:
@@ -176,8 +191,10 @@ def submit_batch(hub: Hub, items: Sequence[str]) -> list[ItemResult]:
                     )
                 results.append(ItemResult(i, accepted=accepted))
             except HubError as exc:
+                caseflow.forget(session)
                 results.append(ItemResult(i, error=exc))
             except IntegrityError:
+                caseflow.forget(session)
                 results.append(
                     ItemResult(i, error=Replay("a twin of this message is being stored"))
                 )

@@ -94,9 +94,15 @@ def forward(
         next_attempt_at=now,
         created_at=now,
         updated_at=now,
-        log_index=translog.append(session, leaf, envelope_id=original.id, now=now),
     )
     session.add(delivery)
+
+    def stamp(index: int) -> None:
+        delivery.log_index = index
+
+    translog.enqueue(
+        session, leaf, envelope_id=original.id, now=now, owner=delivery, on_index=stamp
+    )
     return delivery
 
 
@@ -131,7 +137,7 @@ def record_ack(
         row.case_id = delivery.case_id
         session.add(row)
         session.flush()
-        row.log_index = translog.append_envelope(session, row)
+        translog.enqueue_envelope(session, row)
         known = row
     delivery.state, delivery.delivered_at, delivery.updated_at = "delivered", now, now
     delivery.ack_envelope_id, delivery.last_error = known.id, None

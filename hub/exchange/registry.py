@@ -232,7 +232,10 @@ def resolve_key(session: Session, kid: str, *, now: datetime) -> ResolvedKey:
 
     Raises UnknownKey (no such kid) or RevokedKey (revoked, retired, or outside validity).
     """
-    row = session.scalar(select(AgencyKey).where(AgencyKey.kid == kid))
+    known: dict[str, AgencyKey | None] = session.info.setdefault("registry.keys", {})
+    if kid not in known:  # read once per transaction: revocation applies from the next one
+        known[kid] = session.scalar(select(AgencyKey).where(AgencyKey.kid == kid))
+    row = known[kid]
     if row is None:
         raise UnknownKey(f"no registered key {kid!r}")
     if row.status != "active":

@@ -1,20 +1,22 @@
 """The transparency log in the database: gap-free leaves, write-once subtree nodes, heads.
 
-Appends run inside the caller's transaction and lock the single ``log_state`` row, so leaf
-indexes are gap-free even with many API processes; the lock is held until commit, which is
-the price of a log without holes. Proofs read O(log n) rows in one query (see merkle.py).
+Leaves are queued during a transaction and numbered at its very end (:func:`sequence`, run
+by a ``before_commit`` hook on every session): the single ``log_state`` row is locked only
+then, so leaf indexes are gap-free across any number of API processes while the lock is
+held for a few bulk statements. Proofs read O(log n) rows in one query (see merkle.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from hub.errors import FieldError, NotFound, RequestInvalid
 from hub.exchange import merkle
@@ -66,32 +68,112 @@ def leaf_bytes(type_: str, id_: str, issuer: str, received_at: datetime, jws_sha
     )
 
 
-def append_envelope(session: Session, envelope: Envelope) -> int:
-    return append(session, leaf_input(envelope), envelope_id=envelope.id, now=envelope.received_at)
+PENDING = "translog.pending"
 
 
-def append(session: Session, data: bytes, *, envelope_id: int | None, now: datetime) -> int:
-    """Append one leaf; returns its index. Holds the log lock until the transaction ends."""
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    data: bytes
+    hashed: bytes
+    envelope_id: int | None
+    now: datetime
+    owner: object | None
+    on_index: Callable[[int], None] | None
+
+
+def enqueue(
+    session: Session,
+    data: bytes,
+    *,
+    envelope_id: int | None,
+    now: datetime,
+    owner: object | None = None,
+    on_index: Callable[[int], None] | None = None,
+) -> None:
+    """Queue a leaf; it gets its index when the transaction commits (see :func:`sequence`).
+
+    ``owner`` is the row the leaf stands for: if a savepoint rolls that row back, the leaf
+    goes with it. ``on_index`` is told the index (to stamp a receipt, say) before commit.
+    """
+    item = _Pending(data, merkle.leaf_hash(data), envelope_id, now, owner, on_index)
+    session.info.setdefault(PENDING, []).append(item)
+
+
+def enqueue_envelope(
+    session: Session, envelope: Envelope, on_index: Callable[[int], None] | None = None
+) -> None:
+    def stamp(index: int) -> None:
+        envelope.log_index = index
+        if on_index is not None:
+            on_index(index)
+
+    enqueue(
+        session,
+        leaf_input(envelope),
+        envelope_id=envelope.id,
+        now=envelope.received_at,
+        owner=envelope,
+        on_index=stamp,
+    )
+
+
+def sequence(session: Session) -> None:
+    """Give every queued leaf its gap-free index and write them: run just before commit.
+
+    The log's lock is taken here, at the end of the transaction, so it is held for a few
+    bulk statements rather than for all the work before them: concurrent intakes verify,
+    validate and route in parallel and only queue up to be numbered.
+    """
+    if session.in_nested_transaction():
+        return  # a savepoint ending; numbering waits for the real commit
+    pending = [p for p in session.info.pop(PENDING, []) if _alive(p.owner)]
+    if not pending:
+        return
     size = session.execute(
         select(LogState.size).where(LogState.id == 1).with_for_update()
     ).scalar_one()
-    hashed = merkle.leaf_hash(data)
-    rows = merkle.nodes_to_store(size, hashed, DbNodes(session))
+    frontier = DbNodes(session).get_nodes(merkle.root_keys(size))
+    rows = merkle.nodes_to_store_many(size, [p.hashed for p in pending], frontier)
     session.execute(
         insert(LogLeaf),
         [
             {
-                "leaf_index": size,
-                "leaf_input": data,
-                "leaf_hash": hashed,
-                "envelope_id": envelope_id,
-                "created_at": now,
+                "leaf_index": size + i,
+                "leaf_input": p.data,
+                "leaf_hash": p.hashed,
+                "envelope_id": p.envelope_id,
+                "created_at": p.now,
             }
+            for i, p in enumerate(pending)
         ],
     )
     session.execute(insert(LogNode), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in rows])
-    session.execute(update(LogState).where(LogState.id == 1).values(size=size + 1))
-    return size
+    session.execute(update(LogState).where(LogState.id == 1).values(size=size + len(pending)))
+    for i, p in enumerate(pending):
+        if p.on_index is not None:
+            p.on_index(size + i)
+
+
+def discard(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Forget queued leaves when the whole transaction rolls back (savepoints don't count:
+    their leaves are dropped at :func:`sequence` because their rows are gone)."""
+    if previous_transaction.parent is None:
+        session.info.pop(PENDING, None)
+
+
+def _alive(owner: object | None) -> bool:
+    if owner is None:
+        return True
+    state = sa_inspect(owner)
+    return bool(state.persistent or state.pending)
+
+
+def append(session: Session, data: bytes, *, envelope_id: int | None, now: datetime) -> int:
+    """Append one leaf now and return its index (tools and benchmarks; intake queues)."""
+    box: list[int] = []
+    enqueue(session, data, envelope_id=envelope_id, now=now, on_index=box.append)
+    sequence(session)
+    return box[-1]
 
 
 def size(session: Session) -> int:
