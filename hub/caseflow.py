@@ -49,6 +49,14 @@ def load_state(session: Session, case: Case) -> State:
         select(Handoff).where(Handoff.case_id == case.id).order_by(Handoff.id)
     ).all()
     moves = [h for h in handoffs if h.kind in ("forward", "escalate")]
+    previous = moves[-1].from_agency if moves else None
+    if case.status == "merged":  # who merged it may unmerge it
+        previous = session.scalar(
+            select(CaseEvent.actor)
+            .where(CaseEvent.case_id == case.id, CaseEvent.type == "case.merge")
+            .order_by(CaseEvent.id.desc())
+            .limit(1)
+        )
     return State(
         status=case.status,
         owner=case.owner,
@@ -58,7 +66,7 @@ def load_state(session: Session, case: Case) -> State:
             h.to_agency for h in handoffs if h.kind == "assist" and h.state == "offered"
         ),
         resolutions=1 if case.status in ("resolved", "closed") else 0,
-        previous_owner=moves[-1].from_agency if moves else None,
+        previous_owner=previous,
         escalations=case.escalation_level,
     )
 
@@ -133,7 +141,10 @@ def handle_message(
     new = cases.apply(state, event)
     record(session, case, state, new, event, envelope, body, ctx)
     settle_case(session, case, new, envelope, ctx, kind=OFFER_KIND.get(event.type, "offer"))
-    return case.id, parties(session, case.id) - {envelope.issuer}
+    told = parties(session, case.id)
+    if event.type == "case.merge":  # the surviving case's agencies hear of it too
+        told |= parties(session, str(body["into"]))
+    return case.id, told - {envelope.issuer}
 
 
 def _preconditions(session: Session, case: Case, state: State, e: Event, ctx: Ctx) -> None:
@@ -207,7 +218,7 @@ def record(
         session.execute(
             update(Handoff)
             .where(Handoff.case_id == case.id, Handoff.state == "declined")
-            .values(state="declined_before_reopen")
+            .values(state="void")
         )
     elif e.type == "case.merge":
         _merge(session, case, str(body["into"]), envelope, now)
@@ -248,7 +259,8 @@ def settle_case(
             exclude=set() if initial else state.declined | state.origins,
         )
     candidates = [c.agency for c in decision.candidates]
-    boss = routing.supervisor(session, case.province_code, exclude=state.declined)
+    banned = state.declined if initial else state.declined | state.origins
+    boss = routing.supervisor(session, case.province_code, exclude=banned)
     after = cases.settle(state, candidates, boss, initial=initial)
     if after == before:
         return set()
@@ -323,14 +335,30 @@ def _merge(session: Session, case: Case, into: str, envelope: Envelope, now: dat
 
 
 def _unmerge(session: Session, case: Case, now: datetime) -> None:
-    merge = session.scalars(
+    """Take back exactly the complaints this case brought, and its origins with them."""
+    into = case.merged_into
+    merges = session.scalars(
         select(CaseEvent)
-        .where(CaseEvent.case_id == case.merged_into, CaseEvent.type == "case.merge")
+        .where(CaseEvent.case_id == into, CaseEvent.type == "case.merge")
         .order_by(CaseEvent.id.desc())
-    ).first()
+    )
+    merge = next((m for m in merges if m.data.get("from") == case.id), None)
     moved = list((merge.data if merge else {}).get("complaints", []))
     if moved:
         session.execute(update(Complaint).where(Complaint.id.in_(moved)).values(case_id=case.id))
+        session.flush()
+        staying = set(
+            session.scalars(select(Complaint.origin_agency).where(Complaint.case_id == into))
+        )
+        brought = set(
+            session.scalars(select(Complaint.origin_agency).where(Complaint.id.in_(moved)))
+        )
+        own = session.get(Case, into)
+        keep = staying | ({own.origin_agency} if own and own.origin_agency else set())
+        for agency in brought - keep:
+            row = session.get(CaseParty, (into, agency, "origin"))
+            if row is not None:
+                session.delete(row)
     case.merged_into = None
 
 

@@ -113,6 +113,13 @@ def timeline(session: Session, principal: Principal, case_id: str) -> list[dict[
         raise NotFound(f"no case {case_id!r}")
     if not can_read(session, principal, case_id):
         raise Forbidden("only agencies on the case, oversight bodies and hub admins read it")
+    on_case = bool(
+        session.scalar(
+            select(CaseParty.agency).where(
+                CaseParty.case_id == case_id, CaseParty.agency == principal.agency
+            )
+        )
+    )
     rows = session.execute(
         select(CaseEvent, Envelope.message_id, Envelope.log_index)
         .outerjoin(Envelope, Envelope.id == CaseEvent.envelope_id)
@@ -126,7 +133,9 @@ def timeline(session: Session, principal: Principal, case_id: str) -> list[dict[
             "status_from": e.status_from,
             "status_to": e.status_to,
             "owner": e.owner,
-            "data": {k: scrub(v) if isinstance(v, str) else v for k, v in e.data.items()},
+            "data": e.data
+            if on_case
+            else {k: scrub(v) if isinstance(v, str) else v for k, v in e.data.items()},
             "message_id": mid,
             "log_index": idx,
             "at": _iso(e.created_at),

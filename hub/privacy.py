@@ -1,9 +1,9 @@
 """Scrubbing free text shown to oversight (Thailand's PDPA).
 
-Thai phone numbers (mobile 06/08/09 and landline 02–07, with or without separators or
-+66), e-mail addresses and 13-digit national ID numbers (with or without dashes) become a
-marker. Deliberately greedy: a false positive hides a harmless number, a false negative
-leaks a person.
+Thai phone numbers (mobile and landline, with or without separators, brackets or +66,
+in ASCII or Thai digits), e-mail addresses and 13-digit national ID numbers (with or
+without dashes) become a marker. Deliberately greedy: a false positive hides a harmless
+number, a false negative leaks a person.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ MARK = "[ข้อมูลส่วนบุคคล]"
 _PATTERNS = (
     re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
     re.compile(r"(?<!\d)\d[\s-]?\d{4}[\s-]?\d{5}[\s-]?\d{2}[\s-]?\d(?!\d)"),  # national ID
-    re.compile(r"(?<![\d])(?:\+?66[\s-]?|0)(?:[689]\d|[2-7])(?:[\s.-]?\d){6,7}(?!\d)"),  # phones
+    # phones: 0 or +66 (ASCII or Thai digits), optional (0), separators, 9-10 digits in all
+    re.compile(
+        r"(?<!\d)(?:\+?[6๖][6๖][\s-]?(?:\([0๐]\)[\s-]?)?|\(?[0๐])(?:[\s.)-]{0,2}\d){8,9}(?!\d)"
+    ),
 )
 
 

@@ -59,15 +59,22 @@ class Delivery:
 
 
 def deliver_due(
-    hub: Hub, destination: str, *, http: httpx.Client, tuning: Delivery, owner: str = OWNER
+    hub: Hub,
+    destination: str,
+    *,
+    http: httpx.Client,
+    tuning: Delivery,
+    owner: str = OWNER,
+    rounds: int = 5,
 ) -> int:
     """Send what is due for ``destination``; returns how many were delivered.
 
-    Loops until nothing is due, the circuit opens, or the lease is lost (another deliverer
-    holds it and will send these too).
+    At most ``rounds`` rounds of ``tuning.batch`` each, so one busy destination cannot keep a
+    worker from the others (the sweeper brings the job back for the rest). Stops early when
+    nothing is due, the circuit opens, or the lease is lost (its holder sends these too).
     """
     delivered = 0
-    while True:
+    for _ in range(rounds):
         with hub.transaction() as s:
             now = hub.now()
             if not outbox.take_lease(
@@ -78,8 +85,8 @@ def deliver_due(
             due = outbox.next_in_order(s, destination, now=now, limit=tuning.batch)
             work = [(d.id, d.case_id) for d in due] if mode == "push" and endpoint else []
         if not work:
-            with hub.transaction() as s:
-                outbox.release_lease(s, destination, owner=owner)
+            if _release_and_recheck(hub, destination, owner=owner, tuning=tuning):
+                continue  # work arrived while we held the lease: its own job may have given up
             return delivered
         assert endpoint is not None
         sent, stop = _send_in_order(
@@ -90,6 +97,21 @@ def deliver_due(
             with hub.transaction() as s:
                 outbox.release_lease(s, destination, owner=owner)
             return delivered
+    with hub.transaction() as s:
+        outbox.release_lease(s, destination, owner=owner)
+    return delivered
+
+
+def _release_and_recheck(hub: Hub, destination: str, *, owner: str, tuning: Delivery) -> bool:
+    """Release the lease, then look once more for due work.
+
+    Closes a race: a message committed while we held the lease gets a job that finds the
+    lease taken and returns; without this second look it would wait for the next sweep.
+    """
+    with hub.transaction() as s:
+        outbox.release_lease(s, destination, owner=owner)
+    with hub.transaction() as s:
+        return bool(outbox.next_in_order(s, destination, now=hub.now(), limit=1))
 
 
 def _send_in_order(
