@@ -105,6 +105,26 @@ def _parser() -> argparse.ArgumentParser:
     ag_add.add_argument("--roles", default="submit,receive", help="submit,receive,oversight,admin")
     ag_add.set_defaults(func=_agencies_add)
 
+    rt = sub.add_parser("routing", help="routing rules: who acts on which area and category")
+    rts = rt.add_subparsers(metavar="ACTION")
+    rt_list = rts.add_parser("list", help="list rules")
+    rt_list.add_argument("--area")
+    rt_list.add_argument("--agency")
+    rt_list.set_defaults(func=_routing_list)
+    rt_add = rts.add_parser("add", help="route an area (DOPA code or TH) and category to an agency")
+    rt_add.add_argument("area")
+    rt_add.add_argument("agency")
+    rt_add.add_argument("--category", help="hub category code; omit for every category")
+    rt_add.add_argument("--note")
+    rt_add.set_defaults(func=_routing_add)
+    rt_rm = rts.add_parser("remove", help="remove a rule by id")
+    rt_rm.add_argument("id", type=int)
+    rt_rm.set_defaults(func=_routing_remove)
+    rt_ex = rts.add_parser("explain", help="which agency gets a complaint, and why")
+    rt_ex.add_argument("area")
+    rt_ex.add_argument("category")
+    rt_ex.set_defaults(func=_routing_explain)
+
     dl = sub.add_parser("deliveries", help="the outbox").add_subparsers(metavar="ACTION")
     dl_list = dl.add_parser("list", help="deliveries, newest last, and counts per destination")
     dl_list.add_argument("--state", choices=["pending", "in_flight", "delivered", "failed", "dead"])
@@ -319,6 +339,77 @@ def key_material_from_file(path: Path) -> object:
     if "BEGIN CERTIFICATE" in text:
         return KeyMaterial(certificate=text)
     return KeyMaterial(pem=text)
+
+
+def _routing_list(settings: Settings, args: argparse.Namespace) -> int:
+    from hub import routing
+    from hub.services import build_hub
+
+    hub = build_hub(settings, create_key=False)
+    with hub.transaction() as s:
+        for r in routing.list_rules(s, area=args.area, agency=args.agency):
+            note = f"  # {r.note}" if r.note else ""
+            print(f"{r.id:>6} {r.area:<6} {r.category or '*':<20} -> {r.agency}{note}")
+    return 0
+
+
+def _routing_add(settings: Settings, args: argparse.Namespace) -> int:
+    from hub import routing
+    from hub.errors import HubError
+    from hub.services import build_hub
+
+    hub = build_hub(settings, create_key=False)
+    try:
+        with hub.transaction() as s:
+            rule = routing.add_rule(
+                s,
+                area=args.area,
+                category=args.category,
+                agency=args.agency,
+                note=args.note,
+                now=hub.now(),
+            )
+            print(f"rule {rule.id}: {rule.area} {rule.category or '*'} -> {rule.agency}")
+    except HubError as exc:
+        print(f"refused ({exc.slug}): {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _routing_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from hub import routing
+    from hub.errors import HubError
+    from hub.services import build_hub
+
+    hub = build_hub(settings, create_key=False)
+    try:
+        with hub.transaction() as s:
+            rule = routing.remove_rule(s, args.id)
+            print(f"removed rule {rule.id}: {rule.area} {rule.category or '*'} -> {rule.agency}")
+    except HubError as exc:
+        print(f"refused ({exc.slug}): {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _routing_explain(settings: Settings, args: argparse.Namespace) -> int:
+    from hub import routing
+    from hub.errors import HubError
+    from hub.services import build_hub
+
+    hub = build_hub(settings, create_key=False)
+    try:
+        with hub.transaction() as s:
+            d = routing.explain(s, area=args.area, category=args.category)
+    except HubError as exc:
+        print(f"refused ({exc.slug}): {exc.detail}", file=sys.stderr)
+        return 1
+    print(f"-> {d.agency or 'nobody'}: {d.why}")
+    for c in d.candidates:
+        rule = f" rule {c.rule_id}" if c.rule_id else ""
+        level, what = routing.LEVEL_NAMES[c.level], c.category or "*"
+        print(f"   {c.agency:<20} {level:<9} {c.area:<6} {what:<18} {c.source}{rule}")
+    return 0
 
 
 def _deliveries_list(settings: Settings, args: argparse.Namespace) -> int:
