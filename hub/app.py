@@ -34,7 +34,7 @@ def create_app(
     hub = hub or build_hub(settings)
     app = FlaskApp(__name__, specification_dir=str(SPEC.parent))
     app.app.extensions["hub"] = hub
-    app.app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Thai stays readable
+    app.app.json.ensure_ascii = False  # Thai stays readable in JSON answers
     app.add_api(
         SPEC.name,
         resolver=Resolver(),

@@ -151,8 +151,8 @@ def _preconditions(session: Session, case: Case, state: State, e: Event, ctx: Ct
     if e.type in ("case.forward", "case.assist", "case.escalate") and e.to:
         from hub.models import Agency
 
-        target = session.get(Agency, e.to)
-        if target is None or not target.active or "receive" not in target.roles:
+        agency = session.get(Agency, e.to)
+        if agency is None or not agency.active or "receive" not in agency.roles:
             raise RequestInvalid(
                 f"{e.to!r} cannot receive cases", errors=[FieldError("/body/to", "unknown agency")]
             )

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hub.config import Settings
+from hub.exchange.registry import KeyMaterial
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -326,10 +327,8 @@ def _agencies_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def key_material_from_file(path: Path) -> object:
+def key_material_from_file(path: Path) -> KeyMaterial:
     """A JWK file, a PEM public key or a PEM certificate chain, told apart by content."""
-    from hub.exchange.registry import KeyMaterial
-
     text = path.read_text()
     if text.lstrip().startswith("{"):
         jwk = json.loads(text)

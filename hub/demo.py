@@ -40,7 +40,7 @@ from hub.exchange.keys import (
     write_private_jwk,
 )
 from hub.migrate import upgrade
-from hub.models import Case, LogState
+from hub.models import Agency, Case, LogState
 from hub.seed import REFERENCE_AGENCIES
 from hub.services import Hub, build_hub
 
@@ -79,7 +79,7 @@ def _enrol_reference_agencies(hub: Hub, keys_dir: Path) -> None:
     keys_dir.mkdir(parents=True, exist_ok=True)
     with hub.transaction() as s:
         for ref in REFERENCE_AGENCIES:
-            if s.get(registry.Agency, ref.code) is not None:
+            if s.get(Agency, ref.code) is not None:
                 continue
             path = keys_dir / f"{ref.code}.private.jwk"
             if path.exists():

@@ -50,7 +50,7 @@ def field_errors(errors: Iterable[ValidationError], prefix: tuple[str, ...]) -> 
     return sorted(out, key=lambda e: e.pointer)
 
 
-class PointerJSONBodyValidator(JSONRequestBodyValidator):
+class PointerJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
     """Strict parse (UTF-8, no duplicate keys, bounded depth) and every error reported."""
 
     async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
@@ -76,7 +76,7 @@ class PointerJSONBodyValidator(JSONRequestBodyValidator):
         return None
 
 
-class PointerParameterValidator(ParameterValidator):
+class PointerParameterValidator(ParameterValidator):  # type: ignore[misc]
     def validate_request(self, request: ConnexionRequest) -> None:
         errors: list[FieldError] = []
         if self.strict_validation:

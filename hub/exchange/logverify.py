@@ -78,7 +78,7 @@ class Verifier:
     # -- steps ---------------------------------------------------------------------------
 
     def _head(self, verdict: Verdict) -> dict[str, Any] | None:
-        head = self._get("/v1/log/tree-head")
+        head: dict[str, Any] = self._get("/v1/log/tree-head")
         signed = self._signed(head["signature"])
         served = {k: head[k] for k in ("tree_size", "root_hash", "timestamp")}
         if signed != served:

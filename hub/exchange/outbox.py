@@ -219,7 +219,7 @@ def take_lease(
         )
         .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds), updated_at=now)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def release_lease(session: Session, destination: str, *, owner: str) -> None:
