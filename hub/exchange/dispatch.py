@@ -253,9 +253,9 @@ class EmbeddedDispatcher:
 class RqDispatcher:
     """Delivery by rq workers: one job per destination with work, enqueued at most once.
 
-    A Redis key per destination (``hub:queued:<agency>``, 60 s) stops a burst of commits
-    from enqueueing a job each; the job clears it when it starts, so work committed while it
-    runs gets a fresh job. A sweeper thread re-wakes every destination the outbox says is due,
+    A Redis key per destination (``hub:queued:<agency>``, a few sweeps long) stops a burst
+    of commits from enqueueing a job each; the job clears it when it starts, so work
+    committed while it runs gets a fresh job. A sweeper thread re-wakes every destination the outbox says is due,
     which is how a flushed Redis or a killed worker loses nothing.
     """
 
@@ -267,6 +267,10 @@ class RqDispatcher:
 
         assert hub.settings.redis_url, "RqDispatcher needs HUB_REDIS_URL"
         self.hub = hub
+        # short: a marker left by a process killed between SET and enqueue (or a worker
+        # killed before it cleared it) must not hold the destination back for long; an
+        # extra job is harmless, the lease lets one deliverer in at a time
+        self.marker_seconds = max(5, int(5 * hub.settings.dispatch_interval))
         self.redis = Redis.from_url(hub.settings.redis_url)
         self.queue = Queue(self.QUEUE, connection=self.redis, serializer="json")
         self._stop = threading.Event()
@@ -280,7 +284,7 @@ class RqDispatcher:
 
         for d in destinations:
             try:
-                if self.redis.set(queued_key(d), "1", nx=True, ex=60):
+                if self.redis.set(queued_key(d), "1", nx=True, ex=self.marker_seconds):
                     self.queue.enqueue(
                         "hub.exchange.jobs.deliver",
                         d,
