@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from hub.api.deps import Reply, hub, ok
+from hub.errors import FieldError, RequestInvalid
 from hub.exchange import intake
 
 
-def submit(token: bytes | str) -> Reply:
+def submit(token: bytes | str | None = None) -> Reply:
+    if not isinstance(token, bytes | str) or not token:
+        raise RequestInvalid(
+            "request body must be one compact JWS", errors=[FieldError("/body", "required")]
+        )
     raw = token.encode("utf-8", "surrogatepass") if isinstance(token, str) else token
     accepted = intake.submit(hub(), raw)
     return ok(accepted.as_dict(), 201 if accepted.created else 200)

@@ -23,11 +23,12 @@ from connexion.validators import (
     ParameterValidator,
     TextResponseBodyValidator,
 )
-from jsonschema import Draft4Validator, ValidationError
+from jsonschema import ValidationError
 from starlette.types import Scope
 
 from hub.errors import FieldError, RequestInvalid
 from hub.exchange.canonical import loads_strict
+from hub.schema import FORMATS
 
 
 def pointer(parts: Iterable[Any]) -> str:
@@ -43,9 +44,15 @@ def field_errors(errors: Iterable[ValidationError], prefix: tuple[str, ...]) -> 
             # point at the missing member, not at its parent
             missing = err.message.split("'")[1] if "'" in err.message else ""
             path.append(missing)
-        elif err.validator == "additionalProperties":
-            extra = err.message.split("'")[1] if "'" in err.message else ""
-            path.append(extra)
+        elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            known = (
+                set((err.schema or {}).get("properties", {}))
+                if isinstance(err.schema, dict)
+                else set()
+            )
+            for name in sorted(set(err.instance) - known):
+                out.append(FieldError(pointer((*prefix, *path, name)), "unknown field"))
+            continue
         out.append(FieldError(pointer((*prefix, *path)), err.message))
     return sorted(out, key=lambda e: e.pointer)
 
@@ -65,9 +72,7 @@ class PointerJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
                 "request body must not be empty",
                 errors=[FieldError("/body", "required")],
             )
-        validator = Draft4RequestValidator(
-            self._schema, format_checker=Draft4Validator.FORMAT_CHECKER
-        )
+        validator = Draft4RequestValidator(self._schema, format_checker=FORMATS)
         errors = field_errors(validator.iter_errors(body), ("body",))
         if errors:
             raise RequestInvalid(
@@ -94,7 +99,7 @@ class PointerParameterValidator(ParameterValidator):  # type: ignore[misc]
         }
         for where, check in checks.items():
             for param in self.parameters.get(where, []):
-                message = check(param, request)
+                message = check(param, request) or _beyond_storage(where, param, request)
                 if message:
                     errors.append(FieldError(pointer((where, param["name"])), message))
         if errors:
@@ -114,3 +119,28 @@ VALIDATOR_MAP = {
         {"*/*json": JSONResponseBodyValidator, "text/plain": TextResponseBodyValidator}
     ),
 }
+
+
+INT64 = 2**63 - 1
+
+
+def _beyond_storage(where: str, param: dict[str, Any], request: ConnexionRequest) -> str | None:
+    """What the API contract allows but no database stores: integers past 64 bits, NUL."""
+    source = {
+        "query": request.query_params,
+        "path": request.path_params,
+        "header": request.headers,
+        "cookie": request.cookies,
+    }.get(where, {})
+    raw = source.get(param["name"])
+    if raw is None:
+        return None
+    if "\x00" in str(raw):
+        return "must not contain NUL characters"
+    if (param.get("schema") or {}).get("type") == "integer":
+        try:
+            if abs(int(str(raw))) > INT64:
+                return "integer too large"
+        except ValueError:
+            return None
+    return None

@@ -157,7 +157,24 @@ def loads_strict(data: bytes, *, max_depth: int = MAX_DEPTH) -> object:
         raise Malformed(f"not valid JSON: {exc}") from exc
     if _ESCAPED_SURROGATE.search(data):
         _refuse_lone_surrogates(value)
+    if b"\\u0000" in data and _has_nul(value):  # valid JSON, but no database stores it
+        raise Malformed("NUL characters (\\u0000) are not accepted")
     return value
+
+
+def _has_nul(value: object) -> bool:
+    stack = [value]
+    while stack:  # iterative: depth is already bounded, but no recursion is cheaper still
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def _check_depth(data: bytes, max_depth: int) -> None:

@@ -255,8 +255,8 @@ class RqDispatcher:
 
     A Redis key per destination (``hub:queued:<agency>``, a few sweeps long) stops a burst
     of commits from enqueueing a job each; the job clears it when it starts, so work
-    committed while it runs gets a fresh job. A sweeper thread re-wakes every destination the outbox says is due,
-    which is how a flushed Redis or a killed worker loses nothing.
+    committed while it runs gets a fresh job. A sweeper thread re-wakes every destination
+    the outbox says is due, which is how a flushed Redis or a killed worker loses nothing.
     """
 
     QUEUE = "hub-deliveries"
