@@ -1,5 +1,6 @@
-"""Adapters: one package per external system, each with a pure ``mapping`` module.
+"""Adapters: one package per external system, behind one contract (:mod:`adapters.base`).
 
-So far only the Traffy Fondue CSV mapping exists (``adapters.traffy_fondue.mapping``); the
-adapter contract, clients, simulators and conformance kit are issue 6.
+Each package gives a pure mapping with its tables as data, a wire client, a simulator and
+fixtures; :mod:`adapters.conformance` checks that an adapter keeps the contract. Traffy
+Fondue (``adapters.traffy_fondue``) is the first full adapter.
 """

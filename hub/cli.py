@@ -26,6 +26,11 @@ from hub.exchange.registry import KeyMaterial
 def main(argv: Sequence[str] | None = None) -> int:
     # connexion imports starlette's TestClient, which nags about httpx2 on every start
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough = {("import", "traffy"): _import_traffy, ("adapters", "check"): _adapters_check}
+    head = (argv[0], argv[1]) if len(argv) >= 2 else ("", "")
+    if head in passthrough:  # these own their arguments (and their --help)
+        return passthrough[head](Settings.from_env(), argparse.Namespace(rest=argv[2:]))
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -155,6 +160,28 @@ def _parser() -> argparse.ArgumentParser:
         "--full", action="store_true", help="download every entry and recompute the root"
     )
     lg_verify.set_defaults(func=_log_verify)
+
+    imp = sub.add_parser("import", help="bulk import of a system's exports").add_subparsers(
+        metavar="SYSTEM"
+    )
+    imp_traffy = imp.add_parser(
+        "traffy",
+        help="Traffy Fondue CSV export: FILE --key AGENCY.private.jwk [--hub-url URL]",
+        add_help=False,
+    )
+    imp_traffy.add_argument("rest", nargs=argparse.REMAINDER)
+    imp_traffy.set_defaults(func=_import_traffy)
+
+    ad = sub.add_parser("adapters", help="adapters to other systems").add_subparsers(
+        metavar="ACTION"
+    )
+    ad_check = ad.add_parser(
+        "check",
+        help="the conformance kit: NAME [--hub-url URL --key JWK] [--examples N]",
+        add_help=False,
+    )
+    ad_check.add_argument("rest", nargs=argparse.REMAINDER)
+    ad_check.set_defaults(func=_adapters_check)
 
     demo = sub.add_parser(
         "demo", help="run a hub on the embedded default with reference agencies and sample traffic"
@@ -469,6 +496,18 @@ def _log_verify(settings: Settings, args: argparse.Namespace) -> int:
         "VERDICT: the log is consistent" if verdict.ok else "VERDICT: INCONSISTENT (evidence above)"
     )
     return 0 if verdict.ok else 1
+
+
+def _import_traffy(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.traffy_fondue.importer import main as import_main
+
+    return int(import_main(args.rest))
+
+
+def _adapters_check(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.conformance import main as check_main
+
+    return int(check_main(args.rest))
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,22 +1,34 @@
-"""Traffy Fondue CSV row → hub complaint: the first, deliberately simple, mapping.
+"""Traffy Fondue records → hub complaints: the public CSV export and the partner API shapes.
 
-Why it exists now: the shared schema must carry real Traffy records, and the only way to
-know is to map the real sample and validate every row; the demo plays the same rows. The full
-adapter (issue 6) grows from here: partner API shapes, reporter contact, media hashing.
-Pure: no I/O, and unknown labels raise :class:`~hub.schema.UnmappedValue` rather than default.
+Pure: no I/O beyond reading ``tables.json`` once at import, and every unknown label raises
+:class:`~hub.vocab.UnmappedValue` rather than defaulting, so a new Traffy label is noticed
+the first time it arrives. Two native shapes exist (see ``fixtures/``):
+
+- a row of the public CSV export (``coords`` "lon,lat", UTC times with a zone, ``type`` as a
+  PostgreSQL array literal) — :func:`row_to_complaint`, whose output other tests pin;
+- a partner API record (get-issues/v2, get-issue/v1 with ``orgs[]`` and ``timeline[]``;
+  latitude/longitude, Bangkok-local times often without a zone) — :func:`api_to_complaint`.
+
+:func:`to_hub` takes either. Hub → Traffy lives in :mod:`.updates`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from hub.schema import UnmappedValue, category_for_traffy, find_area
+from adapters.base import load_tables
+from hub.schema import UnmappedValue, find_area
 
 SYSTEM = "traffy_fondue"
 SUBJECT_LENGTH = 80
+BANGKOK = ZoneInfo("Asia/Bangkok")
+TABLES = load_tables(Path(__file__).with_name("tables.json"), SYSTEM)
 _YEAR_PREFIX = re.compile(r"^\d{4}-")
 _CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "mp4": "video/mp4"}
 
@@ -62,6 +74,33 @@ def to_rfc3339(timestamp: str) -> str:
     return parsed.isoformat()
 
 
+def bangkok_time(timestamp: str) -> str:
+    """A partner-API time as RFC 3339: a time without a zone is Bangkok local (+07:00)."""
+    try:
+        parsed = datetime.fromisoformat(str(timestamp).strip())
+    except ValueError:
+        raise UnmappedValue(SYSTEM, "timestamp", str(timestamp)) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=BANGKOK)).isoformat()
+
+
+def category(labels: list[str]) -> str:
+    """The first Traffy type decides; no type at all is ``uncategorised`` (not a guess)."""
+    return TABLES["category"][labels[0]] if labels else "uncategorised"
+
+
+def hub_status(label: str | None, state_type: str | None = None) -> str:
+    """Hub status of a Traffy state: its label when known, else its central machine type.
+
+    Organisations may add custom labels on top of the central ones; the machine type
+    (``finish``...) still says where the ticket is. Both unknown: UnmappedValue.
+    """
+    if label and label.strip() in TABLES["state"]:
+        return TABLES["state"][label]
+    if state_type:
+        return TABLES["state_type"][state_type]
+    return TABLES["state"][label or ""]
+
+
 def _media(url: str, phase: str) -> dict[str, str]:
     item = {"url": url, "phase": phase}
     content_type = _CONTENT_TYPES.get(url.rsplit(".", 1)[-1].lower())
@@ -70,20 +109,19 @@ def _media(url: str, phase: str) -> dict[str, str]:
     return item
 
 
+def _codes(province: str, district: str, subdistrict: str) -> dict[str, str]:
+    found = find_area(province, district, subdistrict)
+    if found is None or found.level != "tambon" or found.parent is None:
+        raise UnmappedValue(SYSTEM, "subdistrict", f"{subdistrict}/{district}")
+    return {"province_code": found.code[:2], "amphoe_code": found.parent, "tambon_code": found.code}
+
+
 def _location(row: dict[str, str]) -> dict[str, Any]:
     lon, lat = (float(v) for v in row["coords"].split(","))
-    found = find_area(row["province"], row["district"], row["subdistrict"])
-    if found is None or found.level != "tambon" or found.parent is None:
-        raise UnmappedValue(SYSTEM, "subdistrict", f"{row['subdistrict']}/{row['district']}")
     location: dict[str, Any] = {"lat": lat, "lon": lon}
     if row["address"].strip():
         location["address"] = row["address"].strip()
-    location |= {
-        "province_code": found.code[:2],
-        "amphoe_code": found.parent,
-        "tambon_code": found.code,
-    }
-    return location
+    return location | _codes(row["province"], row["district"], row["subdistrict"])
 
 
 def _subject(comment: str) -> str:
@@ -93,6 +131,12 @@ def _subject(comment: str) -> str:
     return first_line[: SUBJECT_LENGTH - 1] + "…"
 
 
+def _channel(ticket: str, comment: str) -> str:
+    """Bangkok's 1555 call-centre imports: no year prefix, comment ending ``#1555``."""
+    from_1555 = comment.endswith("#1555") or not _YEAR_PREFIX.match(ticket)
+    return "call_1555" if from_1555 else "traffy_fondue"
+
+
 def row_to_complaint(row: dict[str, str]) -> dict[str, Any]:
     """One row of Traffy's public CSV export as a hub complaint (see module docstring)."""
     ticket = row["ticket_id"].strip()
@@ -100,7 +144,6 @@ def row_to_complaint(row: dict[str, str]) -> dict[str, Any]:
     organizations = split_organizations(row["organization"])
     location = _location(row)
     comment = row["comment"].strip()
-    from_1555 = comment.endswith("#1555") or not _YEAR_PREFIX.match(ticket)
     media = [_media(row["photo"], "before")] if row["photo"].strip() else []
     if row["photo_after"].strip():
         media.append(_media(row["photo_after"].strip(), "after"))
@@ -111,8 +154,8 @@ def row_to_complaint(row: dict[str, str]) -> dict[str, Any]:
             "system": SYSTEM,
             "ref": ticket,
         },
-        "channel": "call_1555" if from_1555 else "traffy_fondue",
-        "category": category_for_traffy(labels[0]) if labels else "uncategorised",
+        "channel": _channel(ticket, comment),
+        "category": category(labels),
         "subject": _subject(comment),
         "description": comment,
         "location": location,
@@ -129,3 +172,98 @@ def row_to_complaint(row: dict[str, str]) -> dict[str, Any]:
             }
         },
     }
+
+
+def _labels(value: Any) -> list[str]:
+    """The API's ``type``: a list, a PostgreSQL literal or one bare label."""
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    text = str(value or "").strip()
+    return parse_pg_array(text) if text.startswith("{") else ([text] if text else [])
+
+
+def _urls(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [str(u).strip() for u in items if u and str(u).strip()]
+
+
+def _api_location(record: Mapping[str, Any]) -> dict[str, Any]:
+    location: dict[str, Any] = {"lat": float(record["latitude"]), "lon": float(record["longitude"])}
+    if str(record.get("address") or "").strip():
+        location["address"] = str(record["address"]).strip()
+    if record.get("province"):
+        names = (record["province"], record.get("district", ""), record.get("subdistrict", ""))
+        location |= _codes(*names)
+    return location
+
+
+def _handoffs(orgs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``orgs[]`` in order: every agency that held the ticket, with its own status."""
+    return [
+        {
+            "org_id": o.get("org_id"),
+            "org": o["org"],
+            "status": hub_status(o.get("status"), o.get("status_type")),
+        }
+        for o in orgs
+    ]
+
+
+def api_to_complaint(record: Mapping[str, Any], *, agency: str | None = None) -> dict[str, Any]:
+    """One partner-API issue (get-issues/v2 or get-issue/v1) as a hub complaint."""
+    ticket = str(record["ticket_id"]).strip()
+    labels = _labels(record.get("type"))
+    comment = str(record.get("description") or "").strip()
+    location = _api_location(record)
+    handoffs = _handoffs(list(record.get("orgs") or []))
+    organizations = [h["org"] for h in handoffs] or split_organizations(
+        str(record.get("organization") or "")
+    )
+    media = [_media(u, "before") for u in _urls(record.get("photo"))]
+    media += [_media(u, "after") for u in _urls(record.get("photo_after"))]
+    star = record.get("star")
+    complaint: dict[str, Any] = {
+        "id": f"traffy:{ticket}",
+        "origin": {
+            "agency": agency or agency_code(organizations, location.get("province_code", "")),
+            "system": SYSTEM,
+            "ref": ticket,
+        },
+        "channel": _channel(ticket, comment),
+        "category": category(labels),
+        "description": comment,
+        "location": location,
+        "media": media,
+        "reported_at": bangkok_time(record["timestamp"]),
+        "language": "th",
+        "extensions": {
+            SYSTEM: {
+                "state": record.get("state"),
+                "star": int(star) if star not in (None, "") else None,
+                "count_reopen": int(record.get("count_reopen") or 0),
+                "organization": organizations,
+                "handoffs": handoffs,
+                "type_labels": labels,
+            }
+        },
+    }
+    if comment:
+        complaint["subject"] = _subject(comment)
+    return complaint
+
+
+def to_hub(native: Mapping[str, Any]) -> dict[str, Any]:
+    """Either Traffy shape as a complaint: a CSV row has ``coords``, an API record does not."""
+    if "coords" in native:
+        return row_to_complaint(dict(native))
+    return api_to_complaint(native)
+
+
+def status_of(native: Mapping[str, Any]) -> str:
+    """Hub status of either shape (CSV ``state`` label; API label or ``state_type``)."""
+    return hub_status(native.get("state"), native.get("state_type"))
+
+
+def ref_of(native: Mapping[str, Any]) -> str:
+    """The Traffy ticket id (the origin ref)."""
+    return str(native["ticket_id"]).strip()
