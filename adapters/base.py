@@ -163,12 +163,18 @@ class Adapter:
 
 
 def load(name: str) -> Adapter:
-    """The ``ADAPTER`` of package ``adapters.<name>``; KeyError if there is none."""
+    """The adapter called ``name``: ``adapters.<name>.ADAPTER``, or for a package that
+    serves several systems, ``<package>:<variant>`` picks ``ADAPTERS[variant]``
+    (``ministry:moph``). KeyError if there is none."""
+    package, _, variant = name.partition(":")
     try:
-        module = importlib.import_module(f"adapters.{name}")
+        module = importlib.import_module(f"adapters.{package}")
     except ModuleNotFoundError as exc:
-        raise KeyError(f"no adapter package adapters.{name}") from exc
-    adapter = getattr(module, "ADAPTER", None)
+        raise KeyError(f"no adapter package adapters.{package}") from exc
+    if variant:
+        adapter = getattr(module, "ADAPTERS", {}).get(variant)
+    else:
+        adapter = getattr(module, "ADAPTER", None)
     if not isinstance(adapter, Adapter):
-        raise KeyError(f"adapters.{name} has no ADAPTER descriptor")
+        raise KeyError(f"adapters.{package} has no adapter {variant or 'ADAPTER'!r}")
     return adapter

@@ -13,7 +13,7 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 
-from hub.api import problems
+from hub.api import open311, problems
 from hub.api.limits import BodyLimit
 from hub.api.validation import VALIDATOR_MAP
 from hub.config import Settings
@@ -21,6 +21,7 @@ from hub.errors import HubError
 from hub.services import Hub, build_hub
 
 SPEC = Path(os.environ.get("HUB_OPENAPI", Path(__file__).resolve().parent.parent / "openapi.yaml"))
+OPEN311_SPEC = SPEC.parent / "open311.yaml"
 
 
 def create_app(
@@ -43,10 +44,20 @@ def create_app(
         validator_map=VALIDATOR_MAP,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/v1/ui", spec_path="/v1/openapi.json"),
     )
-    app.add_error_handler(HubError, problems.hub_error)
-    app.add_error_handler(ProblemException, problems.connexion_problem)
-    app.add_error_handler(HTTPException, problems.http_exception)
-    app.add_error_handler(Exception, problems.unexpected)
+    app.add_api(
+        OPEN311_SPEC.name,
+        base_path="/open311/v2",
+        resolver=Resolver(),
+        strict_validation=True,
+        validate_responses=validate_responses,
+        validator_map=VALIDATOR_MAP,
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui", spec_path="/openapi.json"),
+    )
+    # under /open311/ the same errors are rendered as the spec's [{code, description}]
+    app.add_error_handler(HubError, open311.as_open311(problems.hub_error))
+    app.add_error_handler(ProblemException, open311.as_open311(problems.connexion_problem))
+    app.add_error_handler(HTTPException, open311.as_open311(problems.http_exception))
+    app.add_error_handler(Exception, open311.as_open311(problems.unexpected))
     app.add_middleware(
         BodyLimit,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

@@ -260,7 +260,7 @@ def settle_case(
         )
     candidates = [c.agency for c in decision.candidates]
     banned = state.declined if initial else state.declined | state.origins
-    boss = routing.supervisor(session, case.province_code, exclude=banned)
+    boss = routing.supervisor(session, case.province_code, amphoe=case.amphoe_code, exclude=banned)
     after = cases.settle(state, candidates, boss, initial=initial)
     if after == before:
         return set()
@@ -425,7 +425,9 @@ def fan_out(
 ) -> tuple[str, ...]:
     """A hub-signed forward of ``envelope`` to each destination, through the outbox."""
     sent = []
-    for agency in sorted(set(destinations) - {envelope.issuer, HUB}):
+    # hub-operated agencies (the Open311 facade's) read case state through the API
+    hub_run = {a.code for a in routing.agencies(session) if a.kind == "hub"}
+    for agency in sorted(set(destinations) - {envelope.issuer, HUB} - hub_run):
         outbox.forward(
             session,
             original=envelope,

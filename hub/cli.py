@@ -27,7 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # connexion imports starlette's TestClient, which nags about httpx2 on every start
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     argv = list(sys.argv[1:] if argv is None else argv)
-    passthrough = {("import", "traffy"): _import_traffy, ("adapters", "check"): _adapters_check}
+    passthrough = {
+        ("import", "traffy"): _import_traffy,
+        ("import", "damrongdhama"): _import_damrongdhama,
+        ("adapters", "check"): _adapters_check,
+    }
     head = (argv[0], argv[1]) if len(argv) >= 2 else ("", "")
     if head in passthrough:  # these own their arguments (and their --help)
         return passthrough[head](Settings.from_env(), argparse.Namespace(rest=argv[2:]))
@@ -161,6 +165,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     lg_verify.set_defaults(func=_log_verify)
 
+    o311 = sub.add_parser("open311", help="the Open311 GeoReport v2 facade").add_subparsers(
+        metavar="ACTION"
+    )
+    o311_add = o311.add_parser(
+        "add-client", help="issue an api_key (printed once, as the last word)"
+    )
+    o311_add.add_argument("name")
+    o311_add.set_defaults(func=_open311_add_client)
+
     imp = sub.add_parser("import", help="bulk import of a system's exports").add_subparsers(
         metavar="SYSTEM"
     )
@@ -171,6 +184,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp_traffy.add_argument("rest", nargs=argparse.REMAINDER)
     imp_traffy.set_defaults(func=_import_traffy)
+    imp_dc = imp.add_parser(
+        "damrongdhama",
+        help="Damrongdhama centre CSV export (reference or mapped format)",
+        add_help=False,
+    )
+    imp_dc.add_argument("rest", nargs=argparse.REMAINDER)
+    imp_dc.set_defaults(func=_import_damrongdhama)
 
     ad = sub.add_parser("adapters", help="adapters to other systems").add_subparsers(
         metavar="ACTION"
@@ -498,8 +518,20 @@ def _log_verify(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if verdict.ok else 1
 
 
+def _open311_add_client(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.open311 import add_client_cli
+
+    return add_client_cli(settings, args.name)
+
+
 def _import_traffy(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.traffy_fondue.importer import main as import_main
+
+    return int(import_main(args.rest))
+
+
+def _import_damrongdhama(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.damrongdhama.importer import main as import_main
 
     return int(import_main(args.rest))
 

@@ -26,6 +26,7 @@ CLI command take a :class:`Settings`; nothing else reads the environment.
 | HUB_DELIVERY_BREAKER   | 5                        | failures in a row that pause a dest.  |
 | HUB_DELIVERY_LEASE_SECONDS | 30                   | a deliverer's hold on a destination   |
 | HUB_DISPATCH_INTERVAL  | 1.0                      | seconds between outbox sweeps         |
+| HUB_OPEN311_AGENCY     | open311                  | agency Open311 requests are signed as |
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Settings:
     delivery_breaker: int = 5
     delivery_lease_seconds: float = 30.0
     dispatch_interval: float = 1.0
+    open311_agency: str = "open311"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -105,6 +107,7 @@ class Settings:
                 e.get("HUB_DELIVERY_LEASE_SECONDS", d.delivery_lease_seconds)
             ),
             dispatch_interval=float(e.get("HUB_DISPATCH_INTERVAL", d.dispatch_interval)),
+            open311_agency=e.get("HUB_OPEN311_AGENCY", d.open311_agency),
         )
 
     def with_(self, **changes: object) -> Settings:

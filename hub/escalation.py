@@ -97,7 +97,9 @@ def _return(session: Session, case: Case, offer: Handoff, ctx: caseflow.Ctx) -> 
 
 
 def _escalate(session: Session, case: Case, what: str, ctx: caseflow.Ctx) -> None:
-    supervisor = routing.supervisor(session, case.province_code, exclude={case.owner or ""})
+    supervisor = routing.supervisor(
+        session, case.province_code, amphoe=case.amphoe_code, owner=case.owner
+    )
     if supervisor is None:
         return  # nobody above: the breach stays marked and queryable
     reason = f"{what} deadline passed ({'accept' if what == 'accept' else 'resolve'} SLA breached)"

@@ -333,3 +333,19 @@ class UsedToken(Base):
     issuer: Mapped[str] = mapped_column(String(64), primary_key=True)
     jti: Mapped[str] = mapped_column(String(128), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Open311Client(Base):
+    """An application allowed to POST Open311 requests; only a SHA-256 of its key is kept.
+
+    ``agency`` is the hub-operated agency its requests are signed as (``HUB_OPEN311_AGENCY``
+    when the key was issued); see ``hub.open311``.
+    """
+
+    __tablename__ = "open311_clients"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    agency: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

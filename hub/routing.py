@@ -91,7 +91,7 @@ def candidates(
     """Every agency that could act, best first (see the module docstring)."""
     areas = {code: level for level, code in ((3, tambon), (2, amphoe), (1, province)) if code}
     areas[NATIONAL] = 0
-    receivers = {a.code: a for a in _agencies(session) if "receive" in a.roles and a.kind != "hub"}
+    receivers = {a.code: a for a in agencies(session) if "receive" in a.roles and a.kind != "hub"}
     found: dict[str, Candidate] = {}
 
     def offer(c: Candidate) -> None:
@@ -139,25 +139,45 @@ def explain(session: Session, *, area: str, category: str) -> Decision:
 
 
 def supervisor(
-    session: Session, province: str | None, *, exclude: Collection[str] = ()
+    session: Session,
+    province: str | None,
+    *,
+    amphoe: str | None = None,
+    owner: str | None = None,
+    exclude: Collection[str] = (),
 ) -> str | None:
-    """Who a breach or a dead end escalates to: the provincial Damrongdhama centre, then 1111."""
-    agencies = _agencies(session)
-    for a in agencies:
-        if (
-            a.kind == "damrongdhama_centre"
-            and province
-            and province in a.areas
-            and a.code not in exclude
-        ):
+    """Who a breach or a dead end escalates to, one level up.
+
+    A case held by a tambon Damrongdhama centre goes to its amphoe centre; anything else
+    to the provincial centre; past the province, to the 1111 hotline.
+    """
+    active = agencies(session)
+    banned = {*exclude, *([owner] if owner else [])}
+    centres = [
+        a
+        for a in active
+        if a.kind == "damrongdhama_centre" and "receive" in a.roles and a.code not in banned
+    ]
+    held_by = next((a for a in active if a.code == owner), None)
+    from_tambon = (
+        held_by is not None
+        and held_by.kind == "damrongdhama_centre"
+        and any(len(code) == 6 for code in held_by.areas)
+    )
+    if from_tambon and amphoe:
+        for a in centres:
+            if amphoe in a.areas:
+                return a.code
+    for a in centres:
+        if province and province in a.areas:
             return a.code
-    for a in agencies:
-        if a.kind == "hotline" and a.code not in exclude and "receive" in a.roles:
+    for a in active:
+        if a.kind == "hotline" and a.code not in banned and "receive" in a.roles:
             return a.code
     return None
 
 
-def _agencies(session: Session) -> list[Agency]:
+def agencies(session: Session) -> list[Agency]:
     """Active agencies, read once per transaction (a batch routes hundreds of complaints)."""
     cached: list[Agency] | None = session.info.get("routing.agencies")
     if cached is None:
