@@ -221,6 +221,8 @@ def record(
             .values(state="void")
         )
     elif e.type == "case.merge":
+        if pending is not None:  # nobody holds a merged case: its open offer ends here
+            pending.state, pending.decided_at = "withdrawn", now
         _merge(session, case, str(body["into"]), envelope, now)
     elif e.type == "case.unmerge":
         _unmerge(session, case, now)

@@ -1,108 +1,81 @@
 """``hub demo``: a hub on the embedded default (SQLite, no Redis) with real traffic.
 
-It migrates the database, enrols the reference agencies with freshly made keys, starts the
-API server, then plays real Traffy Fondue rows through signed exchange over HTTP — exactly
-what an agency's system does — verifying every receipt. Then it prints where to look and
+It migrates the database, enrols the reference agencies (``hub.seed``) with freshly made
+keys, starts the API server and the simulated agencies (push receivers on loopback for the
+channels citizens used, pull inboxes for the rest), then plays real Traffy Fondue, 1111 and
+Damrongdhama records through signed exchange and has the agencies accept, decline, forward,
+merge and resolve (``hub.demo_script``). It prints a live summary and where to look, and
 keeps serving (``--once``: exit after the scripted part, 0 on success).
-
-Until handoffs, adapters and the dashboard land (issues 4–7), the scripted part stops at
-intake: complaints accepted, cases opened and routed, the transparency log grown.
 """
 
 from __future__ import annotations
 
-import csv
+import logging
 import socket
 import threading
 import time
-from collections import Counter
-from pathlib import Path
 
 import httpx
 import uvicorn
-from sqlalchemy import func, select
 
-from adapters.traffy_fondue import SAMPLE_CSV
-from adapters.traffy_fondue.mapping import row_to_complaint
+from hub import demo_agencies, demo_script
 from hub.app import create_app
 from hub.background import start_head_publisher, start_sla_checker
 from hub.config import Settings
-from hub.exchange import registry
-from hub.exchange.client import HubClient, HubClientError
 from hub.exchange.dispatch import start_dispatcher
-from hub.exchange.keys import (
-    generate_private_key,
-    jwk_thumbprint,
-    load_private_jwk,
-    private_jwk,
-    public_jwk,
-    read_jwk,
-    write_private_jwk,
-)
 from hub.migrate import upgrade
-from hub.models import Agency, Case, LogState
-from hub.seed import REFERENCE_AGENCIES
 from hub.services import Hub, build_hub
 
-DEMO_ROWS = 60
+DEMO_ROWS = demo_script.DEMO_ROWS
 
 
 def run(settings: Settings, *, once: bool, port: int | None) -> int:
     settings = settings.with_(port=port or (_free_port(settings.host) if once else settings.port))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the agencies' request log
     upgrade(settings.database_url)
     hub = build_hub(settings)
     keys_dir = settings.key_dir.parent / "demo-agencies"
-    _enrol_reference_agencies(hub, keys_dir)
+    demo_agencies.enrol(hub, keys_dir)
+    print(f"reference agencies enrolled; their private keys are in {keys_dir} (0600)", flush=True)
     server = _start(settings, hub)
+    base = f"http://{settings.host}:{settings.port}"
+    agencies = demo_agencies.start(hub, base, keys_dir)
+    pushing = ", ".join(a.code for a in agencies.values() if a.url)
+    print(f"simulated agencies: {len(agencies)}; push receivers on loopback: {pushing}", flush=True)
     start_head_publisher(hub)
     start_sla_checker(hub)
     start_dispatcher(hub)
-    base = f"http://{settings.host}:{settings.port}"
     try:
-        ok = _play(hub, base, keys_dir)
-        _summary(hub, base)
+        outcome = demo_script.play(hub, agencies, say=_say)
+        demo_script.summary(hub, agencies, outcome, say=_say)
+        _urls(base)
     finally:
         if once:
             server.should_exit = True
+            for a in agencies.values():
+                a.stop()
     if once:
-        return 0 if ok else 1
-    print("\nserving; Ctrl-C to stop", flush=True)
+        return 0 if outcome.ok else 1
+    print("\nserving (the simulated agencies too); Ctrl-C to stop", flush=True)
     try:
         while not server.should_exit:
             time.sleep(0.5)
     except KeyboardInterrupt:
         server.should_exit = True
-    return 0
+    return 0 if outcome.ok else 1
 
 
-def _enrol_reference_agencies(hub: Hub, keys_dir: Path) -> None:
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    with hub.transaction() as s:
-        for ref in REFERENCE_AGENCIES:
-            if s.get(Agency, ref.code) is not None:
-                continue
-            path = keys_dir / f"{ref.code}.private.jwk"
-            if path.exists():
-                key = load_private_jwk(read_jwk(path))
-            else:
-                key = generate_private_key()
-                kid = f"{ref.code}/{jwk_thumbprint(public_jwk(key))[:16]}"
-                write_private_jwk(path, private_jwk(key, kid=kid))
-            registry.enrol(
-                s,
-                code=ref.code,
-                kind=ref.kind,
-                name_th=ref.name_th,
-                name_en=ref.name_en,
-                areas=ref.areas,
-                categories=ref.categories,
-                roles=ref.roles,
-                now=hub.now(),
-                key=registry.KeyMaterial(
-                    jwk=public_jwk(key), key_id=read_jwk(path)["kid"].split("/")[1]
-                ),
-            )
-    print(f"reference agencies enrolled; their private keys are in {keys_dir} (0600)")
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _urls(base: str) -> None:
+    print(f"\nAPI docs (Swagger UI): {base}/v1/ui/")
+    print(f"OpenAPI spec:          {base}/v1/openapi.json")
+    print(f"health:                {base}/health")
+    print(f"hub public keys:       {base}/.well-known/jwks.json")
+    print(f"transparency log:      {base}/v1/log/tree-head")
+    print("dashboard:             not built yet (issue 7)", flush=True)
 
 
 def _start(settings: Settings, hub: Hub) -> uvicorn.Server:
@@ -121,65 +94,6 @@ def _start(settings: Settings, hub: Hub) -> uvicorn.Server:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError("the hub did not start within 20 s")
-
-
-def _play(hub: Hub, base: str, keys_dir: Path) -> bool:
-    """BMA's Traffy deployment sends real rows, signed with its own key, as one batch."""
-    bma = HubClient.from_jwk_file(base, keys_dir / "bma.private.jwk")
-    stamp = int(time.time())  # a re-run sends new messages; the complaints join their cases
-    with SAMPLE_CSV.open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))[:DEMO_ROWS]
-    envelopes = [
-        bma.envelope("complaint.submit", row_to_complaint(r), id=f"traffy-{r['ticket_id']}-{stamp}")
-        for r in rows
-    ]
-    try:
-        results = bma.send_batch(envelopes)
-    except HubClientError as exc:
-        print(f"demo failed: {exc}")
-        return False
-    refused = [r for r in results if isinstance(r, HubClientError)]
-    print(
-        f"Traffy Fondue (bma): {len(results) - len(refused)} of {len(rows)} complaints accepted, "
-        f"every receipt verified against {base}/.well-known/jwks.json"
-    )
-    for err in refused[:5]:
-        print(f"  refused: {err}")
-    return not refused and _pull_and_ack(base, keys_dir)
-
-
-def _pull_and_ack(base: str, keys_dir: Path) -> bool:
-    """Agencies in pull mode fetch the cases routed to them and sign acknowledgements."""
-    ok = True
-    for ref in REFERENCE_AGENCIES:
-        agency = HubClient.from_jwk_file(base, keys_dir / f"{ref.code}.private.jwk")
-        waiting = agency.pull() if "receive" in ref.roles else []
-        if not waiting:
-            continue
-        results = agency.ack(waiting)
-        acked = sum(1 for r in results if r["status"] == 200)
-        ok = ok and acked == len(waiting)
-        who = f"{ref.code} ({ref.name_en})"
-        print(f"{who}: pulled {len(waiting)} forwarded messages, acknowledged {acked}")
-    return ok
-
-
-def _summary(hub: Hub, base: str) -> None:
-    with hub.transaction() as s:
-        by_status = Counter(
-            dict(s.execute(select(Case.status, func.count()).group_by(Case.status)).all())
-        )
-        by_owner = Counter(
-            dict(s.execute(select(Case.owner, func.count()).group_by(Case.owner)).all())
-        )
-        log_size = s.scalar(select(LogState.size))
-    print(f"cases by status: {dict(by_status)}")
-    print(f"cases by owner:  {dict(by_owner)}")
-    print(f"transparency log: {log_size} leaves")
-    print(f"\nAPI docs (Swagger UI): {base}/v1/ui/")
-    print(f"OpenAPI spec:          {base}/v1/openapi.json")
-    print(f"health:                {base}/health")
-    print(f"hub public keys:       {base}/.well-known/jwks.json")
 
 
 def _free_port(host: str) -> int:

@@ -81,7 +81,7 @@ def receiver_blueprint(
     @bp.post(url)
     def receive() -> Response:
         try:
-            forwarded, payload_bytes = _open(client, request.get_data())
+            forwarded, payload_bytes = open_forward(client, request.get_data())
         except (HubError, KeyError, ValueError) as exc:
             log.warning("refused a push: %s", exc)
             return Response(json.dumps({"error": str(exc)}), 400, mimetype="application/json")
@@ -99,7 +99,9 @@ def receiver_blueprint(
     return bp
 
 
-def _open(client: HubClient, raw: bytes) -> tuple[Forwarded, bytes]:
+def open_forward(client: HubClient, raw: bytes) -> tuple[Forwarded, bytes]:
+    """Verify a hub forward and the origin message inside it (steps 1–3 above); for
+    pull-mode agencies too, which get the same bytes from ``GET /v1/inbox``."""
     parsed = parse_compact(raw.decode("ascii"))
     key, alg = _key(client.hub_keys(), parsed.header["kid"], lambda: client.hub_keys(refresh=True))
     verify(parsed, key, alg=alg)  # 1
