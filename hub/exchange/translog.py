@@ -129,6 +129,7 @@ def sequence(session: Session) -> None:
     pending = [p for p in session.info.pop(PENDING, []) if _alive(p.owner)]
     if not pending:
         return
+    session.flush()  # write everything else first: the lock below is held until COMMIT
     size = session.execute(
         select(LogState.size).where(LogState.id == 1).with_for_update()
     ).scalar_one()
