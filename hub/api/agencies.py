@@ -5,22 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub.api.deps import Reply, hub, ok
-from hub.errors import Forbidden
+from hub.api.deps import Reply, caller, hub, ok
 from hub.exchange import registry
-from hub.exchange.tokens import Principal
 from hub.models import Agency, AgencyKey
 
 
-def require_admin(token_info: dict[str, Any]) -> Principal:
-    principal: Principal = token_info["principal"]
-    if not principal.has("admin"):
-        raise Forbidden(f"agency {principal.agency!r} is not a hub admin")
-    return principal
-
-
 def list_agencies(token_info: dict[str, Any], kind: str | None = None) -> Reply:
-    require_admin(token_info)
+    caller(token_info).require("admin")
     h = hub()
     with h.transaction() as s:
         agencies = registry.list_agencies(s, kind=kind)
@@ -28,16 +19,14 @@ def list_agencies(token_info: dict[str, Any], kind: str | None = None) -> Reply:
 
 
 def get_agency(token_info: dict[str, Any], code: str) -> Reply:
-    principal: Principal = token_info["principal"]
-    if principal.agency != code and not principal.has("admin"):
-        raise Forbidden("an agency reads only its own registry entry")
+    caller(token_info).require_self_or_admin(code)
     with hub().transaction() as s:
         agency = registry.get_agency(s, code)
         return ok(agency_dict(agency, registry.agency_keys(s, code)))
 
 
 def add_agency(token_info: dict[str, Any], enrolment: dict[str, Any]) -> Reply:
-    require_admin(token_info)
+    caller(token_info).require("admin")
     h = hub()
     with h.transaction() as s:
         agency = registry.enrol(
@@ -60,7 +49,7 @@ def add_agency(token_info: dict[str, Any], enrolment: dict[str, Any]) -> Reply:
 
 
 def add_key(token_info: dict[str, Any], code: str, key: dict[str, Any]) -> Reply:
-    require_admin(token_info)
+    caller(token_info).require("admin")
     h = hub()
     with h.transaction() as s:
         row = registry.add_key(
@@ -71,7 +60,7 @@ def add_key(token_info: dict[str, Any], code: str, key: dict[str, Any]) -> Reply
 
 
 def revoke_key(token_info: dict[str, Any], code: str, key_id: str) -> Reply:
-    require_admin(token_info)
+    caller(token_info).require("admin")
     h = hub()
     with h.transaction() as s:
         return ok(key_dict(registry.set_key_status(s, code, key_id, "revoked", now=h.now())))

@@ -7,7 +7,7 @@ from typing import Any
 from connexion import request
 
 from hub import caseview
-from hub.api.deps import Reply, hub, ok
+from hub.api.deps import Reply, caller, hub, ok
 from hub.api.ratelimit import TRACKING
 
 
@@ -22,7 +22,7 @@ def list_cases(
     with hub().transaction() as s:
         rows = caseview.list_cases(
             s,
-            token_info["principal"],
+            caller(token_info),
             status=status,
             owner=owner,
             breached=breached,
@@ -34,14 +34,12 @@ def list_cases(
 
 def get_case(token_info: dict[str, Any], case_id: str) -> Reply:
     with hub().transaction() as s:
-        return ok(caseview.case_view(s, token_info["principal"], case_id))
+        return ok(caseview.case_view(s, caller(token_info), case_id))
 
 
 def timeline(token_info: dict[str, Any], case_id: str) -> Reply:
     with hub().transaction() as s:
-        return ok(
-            {"case_id": case_id, "events": caseview.timeline(s, token_info["principal"], case_id)}
-        )
+        return ok({"case_id": case_id, "events": caseview.timeline(s, caller(token_info), case_id)})
 
 
 def track(code: str) -> Reply:

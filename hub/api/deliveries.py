@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub.api.agencies import require_admin
-from hub.api.deps import Reply, hub, ok
+from hub.api.deps import Reply, caller, hub, ok
 from hub.errors import HubError
 from hub.exchange import outbox, translog
 from hub.exchange.envelopes import policy_for
-from hub.exchange.tokens import Principal
 from hub.models import Delivery
 
 
 def inbox(token_info: dict[str, Any], limit: int = 100) -> Reply:
-    principal: Principal = token_info["principal"]
+    principal = caller(token_info)
     h = hub()
     with h.transaction() as s:
         waiting = outbox.inbox(s, principal.agency, now=h.now(), limit=limit)
@@ -26,7 +24,7 @@ def inbox(token_info: dict[str, Any], limit: int = 100) -> Reply:
 
 
 def inbox_acks(token_info: dict[str, Any], acks: list[str]) -> Reply:
-    principal: Principal = token_info["principal"]
+    principal = caller(token_info)
     h = hub()
     results: list[dict[str, Any]] = []
     for i, raw in enumerate(acks):
@@ -53,7 +51,7 @@ def list_deliveries(
     after_id: int = 0,
     limit: int = 100,
 ) -> Reply:
-    require_admin(token_info)
+    caller(token_info).require("admin")
     h = hub()
     with h.transaction() as s:
         rows = outbox.list_deliveries(
@@ -68,7 +66,7 @@ def list_deliveries(
 
 
 def replay(token_info: dict[str, Any], delivery_id: int) -> Reply:
-    require_admin(token_info)
+    caller(token_info).require("admin")
     h = hub()
     with h.transaction() as s:
         d = outbox.replay(s, delivery_id, now=h.now())

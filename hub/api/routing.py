@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from hub import routing
-from hub.api.agencies import require_admin
-from hub.api.deps import Reply, hub, ok
+from hub.api.deps import Reply, caller, hub, ok
 from hub.models import RoutingRule
 
 
 def list_rules(
     token_info: dict[str, Any], area: str | None = None, agency: str | None = None
 ) -> Reply:
-    require_admin(token_info)
+    caller(token_info).require("admin")
     with hub().transaction() as s:
         return ok(
             {"rules": [rule_dict(r) for r in routing.list_rules(s, area=area, agency=agency)]}
@@ -21,7 +20,7 @@ def list_rules(
 
 
 def add_rule(token_info: dict[str, Any], rule: dict[str, Any]) -> Reply:
-    require_admin(token_info)
+    caller(token_info).require("admin")
     h = hub()
     with h.transaction() as s:
         row = routing.add_rule(
@@ -36,7 +35,7 @@ def add_rule(token_info: dict[str, Any], rule: dict[str, Any]) -> Reply:
 
 
 def remove_rule(token_info: dict[str, Any], rule_id: int) -> Reply:
-    require_admin(token_info)
+    caller(token_info).require("admin")
     with hub().transaction() as s:
         return ok(rule_dict(routing.remove_rule(s, rule_id)))
 

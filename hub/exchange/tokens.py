@@ -18,7 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.errors import Unauthorized
+from hub.errors import Forbidden, Unauthorized
 from hub.exchange.jws import ALLOWED_ALGORITHMS
 from hub.exchange.keys import PrivateKey
 from hub.exchange.registry import get_agency, resolve_key
@@ -39,6 +39,18 @@ class Principal:
 
     def has(self, role: str) -> bool:
         return role in self.roles
+
+    def require(self, role: str) -> Principal:
+        """This principal, if the registry gave it ``role``; Forbidden otherwise."""
+        if role not in self.roles:
+            raise Forbidden(f"agency {self.agency!r} does not have the {role!r} role")
+        return self
+
+    def require_self_or_admin(self, agency: str) -> Principal:
+        """An agency reads its own registry entry; hub admins read any."""
+        if self.agency != agency and not self.has("admin"):
+            raise Forbidden("an agency reads only its own registry entry")
+        return self
 
 
 def make_token(
