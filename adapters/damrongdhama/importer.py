@@ -20,13 +20,7 @@ from pathlib import Path
 
 from adapters.damrongdhama.mapping import REFERENCE, FieldMap, load_fieldmap, to_hub
 from adapters.damrongdhama.updates import message_id
-from adapters.traffy_fondue.importer import (
-    ImportAborted,
-    Progress,
-    Summary,
-    _flush,
-    _last_row,
-)
+from adapters.importing import ImportAborted, Progress, Summary, flush, last_row
 from hub.exchange.client import HubClient
 
 __all__ = ["ImportAborted", "Summary", "import_csv", "main", "rows"]
@@ -48,7 +42,7 @@ def import_csv(
     progress: Progress | None = None,
 ) -> Summary:
     """Import every row of ``path`` not yet done; see the module docstring."""
-    done, summary = _last_row(state_file, path), Summary()
+    done, summary = last_row(state_file, path), Summary()
     pending: list[tuple[int, str]] = []
     number = 0
     for number, row in enumerate(rows(path, encoding), start=1):
@@ -58,10 +52,10 @@ def import_csv(
         else:
             _prepare(client, number, row, fmap, pending, summary)
         if len(pending) >= batch:
-            _flush(client, pending, summary, state_file, path, number)
+            flush(client, pending, summary, state_file, path, number)
         if progress:
             progress(number)
-    _flush(client, pending, summary, state_file, path, max(number, done))
+    flush(client, pending, summary, state_file, path, max(number, done))
     return summary
 
 
