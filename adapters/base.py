@@ -162,6 +162,17 @@ class Adapter:
         return self.to_hub(self.to_native(complaint, status))
 
 
+def came_from(message: Mapping[str, Any], *, prefix: str, system: str) -> bool:
+    """The no-loop rule: True for a hub message an adapter made out of its own system's
+    record — its id carries the adapter's prefix, or its body names that system as origin.
+    Such a message is never sent back (Traffy's own rule for webhooks, kept by all)."""
+    body = message.get("body") or {}
+    origin = body.get("origin") if isinstance(body, Mapping) else None
+    return str(message.get("id", "")).startswith(prefix) or (
+        isinstance(origin, Mapping) and origin.get("system") == system
+    )
+
+
 def load(name: str) -> Adapter:
     """The adapter called ``name``: ``adapters.<name>.ADAPTER``, or for a package that
     serves several systems, ``<package>:<variant>`` picks ``ADAPTERS[variant]``

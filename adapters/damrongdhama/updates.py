@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.base import LoopRefused, Table
+from adapters.base import LoopRefused, Table, came_from
 from adapters.damrongdhama.centres import level_of
 from adapters.damrongdhama.mapping import (
     ID_PREFIX,
@@ -44,11 +44,7 @@ def message_id(row: Mapping[str, Any], fmap: FieldMap = REFERENCE) -> str:
 
 
 def came_from_centre(message: Mapping[str, Any]) -> bool:
-    body = message.get("body") or {}
-    origin = body.get("origin") if isinstance(body, Mapping) else None
-    return str(message.get("id", "")).startswith(MESSAGE_PREFIX) or (
-        isinstance(origin, Mapping) and origin.get("system") == SYSTEM
-    )
+    return came_from(message, prefix=MESSAGE_PREFIX, system=SYSTEM)
 
 
 def created_by_hub(row: Mapping[str, Any], fmap: FieldMap = REFERENCE) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.base import LoopRefused
+from adapters.base import came_from as base_came_from
 from adapters.ministry.config import Ministry
 from adapters.ministry.mapping import (
     complaint_id,
@@ -37,11 +38,7 @@ def message_id(m: Ministry, record: Mapping[str, Any]) -> str:
 
 
 def came_from(m: Ministry, message: Mapping[str, Any]) -> bool:
-    body = message.get("body") or {}
-    origin = body.get("origin") if isinstance(body, Mapping) else None
-    return str(message.get("id", "")).startswith(f"ministry-{m.code}-") or (
-        isinstance(origin, Mapping) and origin.get("system") == m.system
-    )
+    return base_came_from(message, prefix=f"ministry-{m.code}-", system=m.system)
 
 
 def created_by_hub(m: Ministry, record: Mapping[str, Any]) -> bool:

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.base import LoopRefused
+from adapters.base import LoopRefused, came_from
 from adapters.ops1111.codelists import snapshot
 from adapters.ops1111.mapping import BANGKOK, SYSTEM, TABLES
 from hub.vocab import UnmappedValue
@@ -49,14 +49,8 @@ def message_id(native: Mapping[str, Any], kind: str = "case") -> str:
 
 
 def came_from_1111(message: Mapping[str, Any]) -> bool:
-    """True for a hub message this adapter made out of a 1111 case."""
-    body = message.get("body") or {}
-    origin = body.get("origin") if isinstance(body, Mapping) else None
-    return str(message.get("id", "")).startswith(MESSAGE_PREFIX) or (
-        message.get("type") == "complaint.submit"
-        and isinstance(origin, Mapping)
-        and origin.get("system") == SYSTEM
-    )
+    """True for a hub message this adapter made out of a 1111 case (never sent back)."""
+    return came_from(message, prefix=MESSAGE_PREFIX, system=SYSTEM)
 
 
 def created_by_hub(case: Mapping[str, Any]) -> bool:

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.base import LoopRefused
+from adapters.base import LoopRefused, came_from
 from adapters.traffy_fondue.mapping import BANGKOK, SYSTEM, TABLES
 from hub.schema import UnmappedValue, area
 
@@ -44,14 +44,8 @@ def message_id(native: Mapping[str, Any], kind: str = "issue") -> str:
 
 
 def came_from_traffy(message: Mapping[str, Any]) -> bool:
-    """True for a hub message this adapter made out of a Traffy record or webhook."""
-    body = message.get("body") or {}
-    origin = body.get("origin") if isinstance(body, Mapping) else None
-    return str(message.get("id", "")).startswith(MESSAGE_PREFIX) or (
-        message.get("type") == "complaint.submit"
-        and isinstance(origin, Mapping)
-        and origin.get("system") == SYSTEM
-    )
+    """True for a hub message made out of a Traffy record or webhook (never sent back)."""
+    return came_from(message, prefix=MESSAGE_PREFIX, system=SYSTEM)
 
 
 def created_by_hub(record: Mapping[str, Any]) -> bool:
