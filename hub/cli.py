@@ -40,8 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from hub.errors import HubError
+
     settings = Settings.from_env()
-    result: int = args.func(settings, args)
+    try:
+        result: int = args.func(settings, args)
+    except HubError as exc:  # a refusal is an answer, not a crash: say why, exit 1
+        print(f"refused ({exc.slug}): {exc.detail}", file=sys.stderr)
+        return 1
     return result
 
 
@@ -344,32 +350,27 @@ def _agencies_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _agencies_add(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.errors import HubError
     from hub.exchange import registry
     from hub.services import build_hub
 
     hub = build_hub(settings)
     material = key_material_from_file(args.key)
-    try:
-        with hub.transaction() as s:
-            registry.enrol(
-                s,
-                code=args.code,
-                kind=args.kind,
-                name_th=args.name,
-                name_en=args.name_en,
-                key=material,
-                endpoint=args.endpoint,
-                mode=args.mode,
-                areas=_csv(args.areas),
-                categories=_csv(args.categories),
-                roles=_csv(args.roles),
-                trusted_roots=hub.trusted_roots(),
-                now=hub.now(),
-            )
-    except HubError as exc:
-        print(f"refused ({exc.slug}): {exc.detail}", file=sys.stderr)
-        return 1
+    with hub.transaction() as s:
+        registry.enrol(
+            s,
+            code=args.code,
+            kind=args.kind,
+            name_th=args.name,
+            name_en=args.name_en,
+            key=material,
+            endpoint=args.endpoint,
+            mode=args.mode,
+            areas=_csv(args.areas),
+            categories=_csv(args.categories),
+            roles=_csv(args.roles),
+            trusted_roots=hub.trusted_roots(),
+            now=hub.now(),
+        )
     print(f"enrolled {args.code}")
     return 0
 
@@ -401,55 +402,40 @@ def _routing_list(settings: Settings, args: argparse.Namespace) -> int:
 
 def _routing_add(settings: Settings, args: argparse.Namespace) -> int:
     from hub import routing
-    from hub.errors import HubError
     from hub.services import build_hub
 
     hub = build_hub(settings, create_key=False)
-    try:
-        with hub.transaction() as s:
-            rule = routing.add_rule(
-                s,
-                area=args.area,
-                category=args.category,
-                agency=args.agency,
-                note=args.note,
-                now=hub.now(),
-            )
-            print(f"rule {rule.id}: {rule.area} {rule.category or '*'} -> {rule.agency}")
-    except HubError as exc:
-        print(f"refused ({exc.slug}): {exc.detail}", file=sys.stderr)
-        return 1
+    with hub.transaction() as s:
+        rule = routing.add_rule(
+            s,
+            area=args.area,
+            category=args.category,
+            agency=args.agency,
+            note=args.note,
+            now=hub.now(),
+        )
+        print(f"rule {rule.id}: {rule.area} {rule.category or '*'} -> {rule.agency}")
     return 0
 
 
 def _routing_remove(settings: Settings, args: argparse.Namespace) -> int:
     from hub import routing
-    from hub.errors import HubError
     from hub.services import build_hub
 
     hub = build_hub(settings, create_key=False)
-    try:
-        with hub.transaction() as s:
-            rule = routing.remove_rule(s, args.id)
-            print(f"removed rule {rule.id}: {rule.area} {rule.category or '*'} -> {rule.agency}")
-    except HubError as exc:
-        print(f"refused ({exc.slug}): {exc.detail}", file=sys.stderr)
-        return 1
+    with hub.transaction() as s:
+        rule = routing.remove_rule(s, args.id)
+        print(f"removed rule {rule.id}: {rule.area} {rule.category or '*'} -> {rule.agency}")
     return 0
 
 
 def _routing_explain(settings: Settings, args: argparse.Namespace) -> int:
     from hub import routing
-    from hub.errors import HubError
     from hub.services import build_hub
 
     hub = build_hub(settings, create_key=False)
-    try:
-        with hub.transaction() as s:
-            d = routing.explain(s, area=args.area, category=args.category)
-    except HubError as exc:
-        print(f"refused ({exc.slug}): {exc.detail}", file=sys.stderr)
-        return 1
+    with hub.transaction() as s:
+        d = routing.explain(s, area=args.area, category=args.category)
     print(f"-> {d.agency or 'nobody'}: {d.why}")
     for c in d.candidates:
         rule = f" rule {c.rule_id}" if c.rule_id else ""
