@@ -237,7 +237,7 @@ def bounding_box(lat: float, lon: float, distance_m: float) -> tuple[float, floa
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon
 
 
-def _case_text(subject: str | None, description: str | None) -> str:
+def case_text(subject: str | None, description: str | None) -> str:
     subject, description = (subject or "").strip(), (description or "").strip()
     if subject.rstrip("…") and description.startswith(subject.rstrip("…")):
         return description  # Traffy's subject is the description's first line
@@ -253,13 +253,15 @@ def find_duplicate(
     reported_at: datetime,
     text: str,
     policy: MatchPolicy = MatchPolicy(),
+    also: Iterable[Candidate] = (),
 ) -> str | None:
     """Id of the open case a new complaint should join, or None to open a new case.
 
     One bounded query: open, unmerged cases in the same category family, inside the
     bounding box and the time window, each with the text of each of its complaints (a case
     holding several complaints matches on its best one). The newest ``CANDIDATE_LIMIT`` rows
-    are compared in Python by :func:`best_match`, the single place the rules live.
+    are compared in Python by :func:`best_match`, the single place the rules live; ``also``
+    adds cases a query cannot see yet (a batch's own, written at its commit).
     """
     family = family_members(category)
     if lat is None or lon is None or not family or not normalize_thai(text):
@@ -296,7 +298,7 @@ def find_duplicate(
             lon=row.lon,
             reported_at=row.opened_at,
             text=(
-                _case_text(row.subject, row.description)
+                case_text(row.subject, row.description)
                 if row.subject is not None or row.description is not None
                 else row.summary or ""
             ),
@@ -304,5 +306,5 @@ def find_duplicate(
         for row in rows
     ]
     new = Candidate("", category, lat, lon, reported_at, text)
-    found = best_match(new, candidates, policy)
+    found = best_match(new, [*candidates, *also], policy)
     return None if found is None else found[0].case_id

@@ -26,6 +26,7 @@ from hub.models import Agency, RoutingRule
 
 LEVEL_NAMES = {3: "tambon", 2: "amphoe", 1: "province", 0: "national", -1: "fallback"}
 NATIONAL = "TH"
+RULES_CACHE = "routing.rules"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +99,7 @@ def candidates(
         if c.agency in receivers and (c.agency not in found or c.rank() < found[c.agency].rank()):
             found[c.agency] = c
 
-    rules = session.scalars(
-        select(RoutingRule).where(
-            RoutingRule.area.in_(list(areas)),
-            or_(RoutingRule.category.is_(None), RoutingRule.category == category),
-        )
-    )
-    for r in rules:
+    for r in _rules(session, tuple(sorted(areas)), category):
         offer(Candidate(r.agency, r.area, r.category, areas[r.area], "rule", r.id))
     for a in receivers.values():
         if a.categories and category not in a.categories:
@@ -177,6 +172,27 @@ def supervisor(
     return None
 
 
+def _rules(session: Session, areas: tuple[str, ...], category: str) -> list[RoutingRule]:
+    """Rules for these areas and category, read once per transaction: a batch's complaints
+    mostly come from the same few areas."""
+    cache: dict[tuple[tuple[str, ...], str], list[RoutingRule]]
+    cache = session.info.setdefault(RULES_CACHE, {})
+    key = (areas, category)
+    if key not in cache:
+        with session.no_autoflush:
+            cache[key] = list(
+                session.scalars(
+                    select(RoutingRule)
+                    .where(
+                        RoutingRule.area.in_(areas),
+                        or_(RoutingRule.category.is_(None), RoutingRule.category == category),
+                    )
+                    .order_by(RoutingRule.id)
+                )
+            )
+    return cache[key]
+
+
 def agencies(session: Session) -> list[Agency]:
     """Active agencies, read once per transaction (a batch routes hundreds of complaints)."""
     cached: list[Agency] | None = session.info.get("routing.agencies")
@@ -226,6 +242,7 @@ def add_rule(
     rule = RoutingRule(area=area, category=category, agency=agency, note=note, created_at=now)
     session.add(rule)
     session.flush()
+    session.info.pop(RULES_CACHE, None)
     return rule
 
 
@@ -234,6 +251,7 @@ def remove_rule(session: Session, rule_id: int) -> RoutingRule:
     if rule is None:
         raise NotFound(f"no routing rule {rule_id}")
     session.delete(rule)
+    session.info.pop(RULES_CACHE, None)
     return rule
 
 

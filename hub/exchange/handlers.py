@@ -7,17 +7,19 @@ touched and the agencies owed a delivery (woken after commit). Case rules live i
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from hub import caseflow, ids
+from hub.exchange.envelopes import LOOKUP_CHUNK, Verified
 from hub.exchange.hubkey import HubSigner
-from hub.models import Complaint, Envelope
+from hub.matching import Candidate, case_text, find_duplicate, open_statuses
+from hub.models import Case, Complaint, Envelope
 from hub.personal import Sealer
 
 
@@ -54,18 +56,26 @@ def submit_complaint(
     report, perhaps from another channel) joins that case instead of opening another.
     """
     origin = body["origin"]
-    known = session.scalars(
-        select(Complaint).where(
-            Complaint.origin_system == origin["system"], Complaint.origin_ref == origin["ref"]
-        )
-    ).first()
-    if known is not None:
-        return Effect(known.case_id)
+    origin_key = (origin["system"], origin["ref"])
+    memo: BatchMemo | None = session.info.get(BATCH_MEMO)
+    if memo is not None:
+        if origin_key in memo.known:
+            return Effect(memo.known[origin_key])
+    else:
+        known = session.execute(
+            select(Complaint.case_id).where(
+                Complaint.origin_system == origin["system"], Complaint.origin_ref == origin["ref"]
+            )
+        ).first()
+        if known is not None:
+            return Effect(known.case_id)
     complaint = _complaint(envelope, body, ctx)
     with session.no_autoflush:
-        duplicate_of = _duplicate(session, complaint)
+        duplicate_of = _duplicate(session, complaint, memo.new_cases if memo else ())
     flow = ctx.flow()
     if duplicate_of is not None:
+        if memo is not None:
+            session.flush()  # joining reads the case's rows, some perhaps still unwritten
         case = caseflow.get_case(session, duplicate_of, lock=True)
         complaint.case_id = case.id
         session.add(complaint)
@@ -78,10 +88,61 @@ def submit_complaint(
         )
         complaint.case_id = case.id
         session.add(complaint)
+        if memo is not None:
+            memo.opened(case, complaint)
+    if memo is not None:
+        memo.known[origin_key] = case.id
     sent = caseflow.fan_out(
         session, envelope=envelope, case_id=case.id, destinations=told, ctx=ctx.flow()
     )
     return Effect(case.id, sent)
+
+
+BATCH_MEMO = "intake.batch"
+"""``session.info`` key of the :class:`BatchMemo` a staged batch keeps while it stores."""
+
+
+@dataclass
+class BatchMemo:
+    """What a batch knows that its unwritten rows cannot yet tell a query.
+
+    A staged batch writes its rows only at commit, so a query cannot see the complaints and
+    cases stored by the batch's earlier items. ``known`` maps every origin record of the
+    batch to its case — looked up in one query beforehand, then kept current — and
+    ``new_cases`` lists the cases the batch opened, so a duplicate report later in the same
+    batch still finds them.
+    """
+
+    known: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    new_cases: list[Candidate] = field(default_factory=list)
+
+    @classmethod
+    def prefetch(cls, session: Session, verified: Sequence[Verified]) -> BatchMemo:
+        keys = sorted({(v.body["origin"]["system"], v.body["origin"]["ref"]) for v in verified})
+        memo = cls()
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start : start + LOOKUP_CHUNK]
+            rows = session.execute(
+                select(Complaint.origin_system, Complaint.origin_ref, Complaint.case_id).where(
+                    tuple_(Complaint.origin_system, Complaint.origin_ref).in_(chunk)
+                )
+            )
+            for system, ref, case_id in rows:
+                memo.known.setdefault((system, ref), case_id)
+        return memo
+
+    def opened(self, case: Case, complaint: Complaint) -> None:
+        if case.status in open_statuses() and case.merged_into is None:
+            self.new_cases.append(
+                Candidate(
+                    case_id=case.id,
+                    category=case.category,
+                    lat=case.lat,
+                    lon=case.lon,
+                    reported_at=case.opened_at,
+                    text=case_text(complaint.subject, complaint.description),
+                )
+            )
 
 
 def case_message(
@@ -127,12 +188,10 @@ def _complaint(envelope: Envelope, body: dict[str, Any], ctx: Context) -> Compla
     )
 
 
-def _duplicate(session: Session, complaint: Complaint) -> str | None:
+def _duplicate(
+    session: Session, complaint: Complaint, also: Sequence[Candidate] = ()
+) -> str | None:
     """The open case this complaint repeats, if the matcher finds one."""
-    try:
-        from hub.matching import find_duplicate
-    except ImportError:  # pragma: no cover - the matcher lands separately
-        return None
     return find_duplicate(
         session,
         category=complaint.category,
@@ -140,6 +199,7 @@ def _duplicate(session: Session, complaint: Complaint) -> str | None:
         lon=complaint.lon,
         reported_at=complaint.reported_at,
         text=f"{complaint.subject} {complaint.description}",
+        also=also,
     )
 
 
