@@ -44,6 +44,7 @@ import json
 import math
 import os
 import pstats
+import queue
 import select
 import signal
 import subprocess
@@ -701,6 +702,84 @@ def run_fixed_rate(
     )
 
 
+def run_fixed_rate_windowed(
+    base_url: str, signed: Signed, rate: float, senders: int, grace: float, window: float
+) -> FixedResult:
+    """The same timetable, sent as an adapter at volume sends: every ``window`` seconds the
+    messages that fell due since the last tick go in one ``POST /v1/envelopes:batch``.
+    A message's latency still starts at its due time, so the wait for the tick counts."""
+    n = len(signed.items)
+    due_wall = [0.0] * n
+    intake = [math.nan] * n
+    lags = [0.0] * n
+    status = [0] * n
+    batches: queue.Queue[list[int] | None] = queue.Queue()
+    errors: list[BaseException] = []
+    t0 = time.perf_counter() + 0.2
+    w0 = time.time() + (t0 - time.perf_counter())
+
+    def ticker() -> None:
+        sent_upto = 0
+        while sent_upto < n:
+            now = time.perf_counter()
+            if now > t0 + n / rate + grace:
+                break
+            upto = min(n, max(0, math.floor((now - t0) * rate) + 1))
+            if upto > sent_upto:
+                batches.put(list(range(sent_upto, upto)))
+                sent_upto = upto
+            time.sleep(window)
+        for _ in range(senders):
+            batches.put(None)
+
+    def sender() -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as c:
+            try:
+                while (ks := batches.get()) is not None:
+                    p = time.perf_counter()
+                    body = json.dumps([signed.items[k][1] for k in ks])
+                    try:
+                        r = c.post("/v1/envelopes:batch", content=body, headers=JSON_CT)
+                        results = r.json()["results"] if r.status_code == 200 else []
+                        for k, res in zip(ks, results, strict=False):
+                            status[k] = res["status"]
+                    except (httpx.HTTPError, ValueError, KeyError):
+                        pass
+                    end = time.perf_counter()
+                    for k in ks:
+                        status[k] = status[k] or -1
+                        due = t0 + k / rate
+                        intake[k], lags[k], due_wall[k] = end - due, p - due, w0 + k / rate
+            except BaseException as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    ticker()
+    for t in threads:
+        t.join(timeout=600)
+    if errors:
+        raise RuntimeError(f"a sender thread failed: {errors[0]!r}") from errors[0]
+    ok = [k for k in range(n) if status[k] == 201]
+    sent = [due_wall[k] for k in range(n) if due_wall[k]]
+    span = max(sent) - min(sent) if len(sent) > 1 else math.nan
+    return FixedResult(
+        offered=(len(sent) - 1) / span if span and not math.isnan(span) else math.nan,
+        sent=len(sent),
+        accepted=len(ok),
+        send_seconds=span,
+        starts={signed.items[k][0]: due_wall[k] for k in ok},
+        intake=[intake[k] for k in ok],
+        lags=[lags[k] for k in range(n) if due_wall[k]],
+        failures=Counter(
+            f"HTTP {status[k]}" if status[k] > 0 else "no answer" if status[k] else "not sent"
+            for k in range(n)
+            if status[k] != 201
+        ),
+    )
+
+
 def wait_delivered(
     db: Db, agencies: AgencyProcess, base: int, expected: int, deadline_s: float, stall_s: float
 ) -> float:
@@ -1016,6 +1095,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=200.0, help="offered messages/s (200)")
     p.add_argument("--duration", type=float, help="seconds of fixed load (20; quick 8)")
     p.add_argument("--senders", type=int, default=24, help="sender threads, fixed load (24)")
+    p.add_argument(
+        "--window",
+        type=float,
+        default=0.0,
+        help="ms; >0: fixed load sent as batches of what fell due in each window",
+    )
     p.add_argument("--saturation", type=int, help="messages in the saturation run (4000)")
     p.add_argument("--batch-size", type=int, default=100, help="saturation batch size (100)")
     p.add_argument("--destinations", type=int, default=4, help="simulated agencies (4)")
@@ -1140,16 +1225,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(rq's own per-job cost on the worker side, no hub work)"
         )
 
-        print(f"\n[3] fixed offered load: {args.rate:g}/s for {args.duration:g} s, open loop")
+        how = (
+            f"batched every {args.window:g} ms (latency from each message's due time)"
+            if args.window > 0
+            else "one envelope per request"
+        )
+        print(
+            f"\n[3] fixed offered load: {args.rate:g}/s for {args.duration:g} s, open loop, {how}"
+        )
         n = int(args.rate * args.duration)
         signed = presign(signers, routing.pools[: args.destinations], n, "fixed")
         base, seen0 = db.max_delivery_id(), agencies.count()
         jobs0 = rq_job_counts(redis_url)
         with ActivitySampler(db) as activity, Cpu(parts, db) as cpu:
             t_phase = time.time()
-            fixed = run_fixed_rate(
-                server.base_url, signed, args.rate, args.senders, 4 if args.quick else 10
-            )
+            grace = 4 if args.quick else 10
+            if args.window > 0:
+                fixed = run_fixed_rate_windowed(
+                    server.base_url, signed, args.rate, 4, grace, args.window / 1000
+                )
+            else:
+                fixed = run_fixed_rate(server.base_url, signed, args.rate, args.senders, grace)
             wait_delivered(db, agencies, base, fixed.accepted, 10 if args.quick else 60, 15)
             phase_s = time.time() - t_phase
         jobs = rq_job_counts(redis_url)[0] - jobs0[0]

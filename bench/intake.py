@@ -311,8 +311,11 @@ def in_process_runs(
     return rates
 
 
-def profile_batch(url: str, key_dir: Path, signed: Signed, top: int = 30) -> None:
-    """cProfile one in-process batch and count its SQL statements per item."""
+def profile_batch(
+    url: str, key_dir: Path, signed: Signed, top: int = 30, *, single: bool = False
+) -> None:
+    """cProfile one in-process batch (or, ``single``, the same envelopes one transaction
+    each, as ``POST /v1/envelopes`` stores them) and count its SQL statements per item."""
     from sqlalchemy import event
 
     from hub.exchange import intake
@@ -342,14 +345,21 @@ def profile_batch(url: str, key_dir: Path, signed: Signed, top: int = 30) -> Non
     profiler = cProfile.Profile()
     t0 = time.perf_counter()
     profiler.enable()
-    results = intake.submit_batch(hub, items)
+    if single:
+        results = [
+            intake.ItemResult(i, accepted=intake.submit(hub, e.encode()))
+            for i, e in enumerate(items)
+        ]
+    else:
+        results = intake.submit_batch(hub, items)
     profiler.disable()
     seconds = time.perf_counter() - t0
     hub.engine.dispose()
     ok = sum(1 for r in results if r.accepted is not None)
     n = len(items)
     print(
-        f"\nprofile: in-process submit_batch of {n} envelopes, {ok} accepted, "
+        f"\nprofile: in-process {'submit, one by one,' if single else 'submit_batch'} "
+        f"of {n} envelopes, {ok} accepted, "
         f"{seconds:.2f} s under cProfile ({seconds / n * 1e3:.2f} ms/item)"
     )
     print(
@@ -457,6 +467,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true", help="cProfile an in-process batch too")
     p.add_argument("--profile-items", type=int, default=1000)
     p.add_argument("--profile-only", action="store_true", help="only the profile, no HTTP")
+    p.add_argument(
+        "--profile-single", action="store_true", help="profile one transaction per envelope"
+    )
     p.add_argument("--no-in-process", action="store_true", help="skip the in-process figure")
     args = p.parse_args(argv)
     quick = args.quick
@@ -503,7 +516,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"envelope {len(sample)} B, signing input {len(signing_input)} B"
     )
     if args.profile_only:
-        profile_batch(url, key_dir, presign(signers, templates, args.profile_items + 5, "prof"))
+        signed = presign(signers, templates, args.profile_items + 5, "prof")
+        profile_batch(url, key_dir, signed, single=args.profile_single)
         shared_http.close()
         return 0
     print(f"raw Ed25519 verify: {args.runs} × {args.verify_seconds:g} s, one thread ...")

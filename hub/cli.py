@@ -272,17 +272,13 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from redis import Redis
-    from rq import Queue, SimpleWorker
-
+    from hub.exchange import jobs
     from hub.exchange.dispatch import RqDispatcher
     from hub.services import build_hub
 
     sweeper = RqDispatcher(build_hub(settings, create_key=False))
-    conn = Redis.from_url(settings.redis_url)
-    queue = Queue(RqDispatcher.QUEUE, connection=conn, serializer="json")
     try:
-        SimpleWorker([queue], connection=conn, serializer="json").work(burst=args.burst)
+        jobs.work(settings.redis_url, burst=args.burst)
     finally:
         sweeper.stop()
     return 0

@@ -63,6 +63,7 @@ class Settings:
     delivery_backoff_cap: float = 600.0
     delivery_breaker: int = 5
     delivery_lease_seconds: float = 30.0
+    delivery_concurrency: int = 8
     dispatch_interval: float = 1.0
     open311_agency: str = "open311"
 
@@ -103,6 +104,7 @@ class Settings:
             ),
             delivery_backoff_cap=float(e.get("HUB_DELIVERY_BACKOFF_CAP", d.delivery_backoff_cap)),
             delivery_breaker=int(e.get("HUB_DELIVERY_BREAKER", d.delivery_breaker)),
+            delivery_concurrency=int(e.get("HUB_DELIVERY_CONCURRENCY", d.delivery_concurrency)),
             delivery_lease_seconds=float(
                 e.get("HUB_DELIVERY_LEASE_SECONDS", d.delivery_lease_seconds)
             ),

@@ -230,28 +230,63 @@ def release_lease(session: Session, destination: str, *, owner: str) -> None:
     )
 
 
-def claim(
-    session: Session, delivery_id: int, *, owner: str, now: datetime, lease_seconds: float
-) -> bytes | None:
-    """Mark one delivery in flight (counting the attempt) and renew the lease; its bytes.
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery taken for one round, with what it was before (to undo an untried one)."""
 
-    None when the lease was lost (a slow round overran it and another deliverer took over)
-    or the delivery is no longer open.
+    id: int
+    case_id: str | None
+    jws: bytes
+    state_before: str
+    attempts_before: int
+
+
+def claim_round(
+    session: Session,
+    destination: str,
+    delivery_ids: list[int],
+    *,
+    owner: str,
+    now: datetime,
+    lease_seconds: float,
+) -> list[Claimed] | None:
+    """Mark a round's deliveries in flight (counting the attempt) and renew the lease.
+
+    None when the lease was lost (a slow round overran it and another deliverer took over).
+    Deliveries no longer open (settled meanwhile) are left out.
     """
     renewed = session.execute(
         update(Destination)
-        .where(
-            Destination.agency
-            == select(Delivery.destination).where(Delivery.id == delivery_id).scalar_subquery()
-        )
-        .where(Destination.lease_owner == owner)
+        .where(Destination.agency == destination, Destination.lease_owner == owner)
         .values(lease_until=now + timedelta(seconds=lease_seconds))
     )
-    d = session.get(Delivery, delivery_id)
-    if renewed.rowcount != 1 or d is None or d.state not in OPEN_STATES:  # type: ignore[attr-defined]
+    if renewed.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    d.state, d.attempts, d.updated_at = "in_flight", d.attempts + 1, now
-    return d.forward_jws
+    rows = session.scalars(
+        select(Delivery)
+        .where(Delivery.id.in_(delivery_ids), Delivery.state.in_(OPEN_STATES))
+        .order_by(Delivery.id)
+    ).all()
+    claimed = []
+    for d in rows:
+        claimed.append(Claimed(d.id, d.case_id, d.forward_jws, d.state, d.attempts))
+        d.state, d.attempts, d.updated_at = "in_flight", d.attempts + 1, now
+    return claimed
+
+
+def unclaim(session: Session, c: Claimed) -> None:
+    """Undo the claim of a delivery the round did not try: it was not an attempt."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == c.id, Delivery.state == "in_flight")
+        .values(state=c.state_before, attempts=c.attempts_before)
+    )
+
+
+def paused(session: Session, destination: str) -> bool:
+    """Is the destination's circuit open (resting until a probe)?"""
+    dest = session.get(Destination, destination)
+    return dest is not None and dest.paused_until is not None
 
 
 def fail(

@@ -84,6 +84,9 @@ def test_a_failing_destination_is_retried_paused_and_recovers_without_duplicates
     mwa.mode = "error"
     assert deliver_due(hub, "mwa", http=http, tuning=FAST) == 0
     assert states(hub) == {"failed": 5, "pending": 7}  # the circuit opened after 5 in a row
+    assert mwa.most_in_flight == 1  # probed one at a time, never hammered in parallel
+    with hub.transaction() as s:  # the untried were not attempts
+        assert set(s.scalars(select(Delivery.attempts).where(Delivery.state == "pending"))) == {0}
     with hub.transaction() as s:
         dest = s.get(Destination, "mwa")
         assert dest.paused_until is not None and dest.consecutive_failures == 5
@@ -93,6 +96,27 @@ def test_a_failing_destination_is_retried_paused_and_recovers_without_duplicates
     assert deliver_due(hub, "mwa", http=http, tuning=FAST) == 12
     assert states(hub) == {"delivered": 12}
     assert mwa.duplicates() == 0
+
+
+def test_different_cases_are_pushed_side_by_side_each_once(hub, bma, mwa, http):
+    for i in range(16):
+        bma.client.send("complaint.submit", water(i))
+    mwa.mode, mwa.delay = "slow", 0.2  # well inside the read timeout: slow, not failing
+    assert deliver_due(hub, "mwa", http=http, tuning=FAST) == 16
+    assert states(hub) == {"delivered": 16}
+    assert mwa.most_in_flight > 1  # 16 cases, 8 at a time after the first answer
+    assert mwa.total_calls() == 16 and mwa.duplicates() == 0
+    with hub.transaction() as s:
+        assert set(s.scalars(select(Delivery.attempts))) == {1}
+
+
+def test_one_at_a_time_when_concurrency_is_one(hub, bma, mwa, http):
+    for i in range(6):
+        bma.client.send("complaint.submit", water(i))
+    mwa.mode, mwa.delay = "slow", 0.05
+    serial = Tuning(retry=FAST.retry, timeouts=FAST.timeouts, concurrency=1)
+    assert deliver_due(hub, "mwa", http=http, tuning=serial) == 6
+    assert mwa.most_in_flight == 1
 
 
 @pytest.mark.parametrize("fault", ["bad_ack", "wrong_ack", "reset", "slow"])

@@ -3,7 +3,8 @@
 ``mode`` can be switched while it runs: ``ok``; ``error`` (500 with Retry-After); ``slow``
 (answers after ``delay`` seconds — a timeout for the hub); ``reset`` (drops the connection);
 ``bad_ack`` (signs the ack with a key the registry does not know); ``wrong_ack`` (acks other
-bytes). ``calls`` counts how often the agency's callback saw each message id.
+bytes). ``calls`` counts how often the agency's callback saw each message id;
+``most_in_flight`` is the most requests it ever served at once.
 """
 
 from __future__ import annotations
@@ -30,10 +31,13 @@ class SimulatedAgency:
         self.calls: Counter[str] = Counter()
         self.received: list[Forwarded] = []
         self._lock = threading.Lock()
+        self.in_flight = self.most_in_flight = 0
         self.app = Flask(f"agency-{client.agency}")
         self.app.register_blueprint(receiver_blueprint(client, self._on_message))
+        self.app.before_request(self._enter)
         self.app.before_request(self._fault)
         self.app.after_request(self._spoil)
+        self.app.teardown_request(self._leave)
         self.server: BaseWSGIServer = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hub/messages"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -50,6 +54,15 @@ class SimulatedAgency:
         with self._lock:
             self.calls[message.message_id] += 1
             self.received.append(message)
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def _leave(self, _exc: BaseException | None) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def _fault(self) -> Response | None:
         if self.mode == "error":
