@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography import x509
 from sqlalchemy import Engine
@@ -43,6 +44,8 @@ class Hub:
     clock: Clock = field(default=system_clock)
     wake: Callable[[Iterable[str]], None] = field(default=lambda _destinations: None)
     """Told, after a commit, which destinations have new deliveries (see exchange.dispatch)."""
+    intake_group: Any = field(default=None, repr=False, compare=False)
+    """Single submissions stored together (``hub.exchange.group``); made on first use."""
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -18,6 +18,7 @@ and nothing is written before every check has passed:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,7 @@ from hub import caseflow
 from hub.errors import FieldError, HubError, Replay, SchemaInvalid, TooLarge
 from hub.exchange import envelopes, handlers, translog
 from hub.exchange.envelopes import Policy, Verified, policy_for
+from hub.exchange.group import GroupCommit
 from hub.exchange.hubkey import HubSigner
 from hub.models import Envelope
 from hub.personal import Sealer
@@ -176,26 +178,24 @@ def _rfc3339(when: datetime) -> str:
 
 
 def submit(hub: Hub, raw: bytes) -> Accepted:
-    """One envelope in its own transaction; a concurrent twin is answered idempotently."""
-    for attempt in (1, 2):
-        try:
-            with hub.transaction() as session:
-                accepted = accept(
-                    session,
-                    raw,
-                    policy=policy_for(hub.settings),
-                    signer=hub.signer,
-                    sealer=hub.sealer,
-                    now=hub.now(),
-                )
-            hub.wake(accepted.destinations)  # after commit: a job never sees a rolled-back row
-            return accepted
-        except IntegrityError:
-            # another process stored the same (issuer, id) between our check and our insert;
-            # the second pass finds it and answers as for any re-send
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    """One envelope, stored with whatever else is arriving at the same moment (group
+    commit, see :mod:`hub.exchange.group`); a concurrent twin is answered idempotently."""
+    result = _group(hub).submit(raw)
+    if result.error is not None:
+        raise result.error
+    assert result.accepted is not None
+    return result.accepted
+
+
+_groups_lock = threading.Lock()
+
+
+def _group(hub: Hub) -> GroupCommit[ItemResult]:
+    with _groups_lock:
+        if hub.intake_group is None:
+            hub.intake_group = GroupCommit(partial(_submit_raws, hub), hub.settings.batch_max)
+        group: GroupCommit[ItemResult] = hub.intake_group
+    return group
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +217,11 @@ def submit_batch(hub: Hub, items: Sequence[str]) -> list[ItemResult]:
     """
     if len(items) > hub.settings.batch_max:
         raise TooLarge(f"a batch holds at most {hub.settings.batch_max} envelopes")
+    return _submit_raws(hub, [item.encode("utf-8", "surrogatepass") for item in items])
+
+
+def _submit_raws(hub: Hub, raws: Sequence[bytes]) -> list[ItemResult]:
     policy, now = policy_for(hub.settings), hub.now()
-    raws = [item.encode("utf-8", "surrogatepass") for item in items]
     try:
         results = _staged(hub, raws, policy, now)
     except (HubError, IntegrityError) as exc:
@@ -302,18 +305,27 @@ def _one_by_one(hub: Hub, raws: Sequence[bytes], policy: Policy, now: datetime) 
     results: list[ItemResult] = []
     with hub.transaction() as session:
         for i, raw in enumerate(raws):
-            try:
-                with session.begin_nested():
-                    accepted = accept(
-                        session, raw, policy=policy, signer=hub.signer, sealer=hub.sealer, now=now
-                    )
-                results.append(ItemResult(i, accepted=accepted))
-            except HubError as exc:
-                caseflow.forget(session)
-                results.append(ItemResult(i, error=exc))
-            except IntegrityError:
-                caseflow.forget(session)
-                results.append(
-                    ItemResult(i, error=Replay("a twin of this message is being stored"))
-                )
+            results.append(_one(hub, session, i, raw, policy, now))
     return results
+
+
+def _one(
+    hub: Hub, session: Session, i: int, raw: bytes, policy: Policy, now: datetime
+) -> ItemResult:
+    """One item in a savepoint. A unique key tripped by a twin that another transaction
+    committed meanwhile: a second look finds the twin and answers as for any re-send."""
+    for attempt in (1, 2):
+        try:
+            with session.begin_nested():
+                accepted = accept(
+                    session, raw, policy=policy, signer=hub.signer, sealer=hub.sealer, now=now
+                )
+            return ItemResult(i, accepted=accepted)
+        except HubError as exc:
+            caseflow.forget(session)
+            return ItemResult(i, error=exc)
+        except IntegrityError:
+            caseflow.forget(session)
+            if attempt == 2:
+                return ItemResult(i, error=Replay("a twin of this message is being stored"))
+    raise AssertionError("unreachable")

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import copy
 import random
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from hub.errors import HubError
 from hub.exchange import intake
 from hub.exchange.envelopes import policy_for
 from hub.models import Case, CaseEvent, CaseParty, Complaint, Delivery, Envelope, Handoff, LogLeaf
@@ -214,3 +217,48 @@ def test_when_the_fast_way_meets_a_conflict_the_batch_is_judged_again_one_by_one
     after = table_counts(hub)
     assert after["complaints"] - before["complaints"] == 1  # only the new record
     assert after["envelopes"] - before["envelopes"] == 2
+
+
+def test_concurrent_single_submissions_share_transactions_and_each_gets_its_answer(
+    hub, world, clock, monkeypatch
+):
+    """Group commit through ``intake.submit``: distinct complaints, a twin sent twice at
+    once and a broken one, from threads at the same moment — each answered on its own."""
+    sc = Scenario(world, clock, "g", 0.0)
+    bodies = [sc.sign(sc.body(row, f"g{row}"), f"g-{row}") for row in range(1, 13)]
+    twin = bodies[0]
+    broken = bodies[1][:-6] + "AAAAAA"
+    items = [*bodies, twin, broken]
+    calls: list[int] = []
+    real = intake._submit_raws
+
+    def counting(hub_: Any, raws: Any) -> Any:
+        calls.append(len(raws))
+        time.sleep(0.05)  # hold the lead long enough for the others to queue up
+        return real(hub_, raws)
+
+    monkeypatch.setattr(intake, "_submit_raws", counting)
+    hub.intake_group = None  # a group built on the counting function
+    answers: dict[int, Any] = {}
+    start = threading.Barrier(len(items))
+
+    def send(n: int) -> None:
+        start.wait()
+        try:
+            answers[n] = intake.submit(hub, items[n].encode())
+        except HubError as exc:
+            answers[n] = exc
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(items))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    created = [n for n, a in answers.items() if isinstance(a, intake.Accepted) and a.created]
+    again = [n for n, a in answers.items() if isinstance(a, intake.Accepted) and not a.created]
+    refused = {n: a.slug for n, a in answers.items() if isinstance(a, HubError)}
+    assert len(created) == 12 and len(again) == 1  # the twin: one stored, one answered again
+    assert answers[0].receipt == answers[12].receipt
+    assert refused == {13: "bad-signature"}
+    assert sum(calls) == len(items) and len(calls) < len(items)  # batches formed
+    assert table_counts(hub)["complaints"] == 12
