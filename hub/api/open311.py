@@ -132,7 +132,8 @@ def as_open311(render: Renderer) -> Renderer:
             return response
         problem = json.loads(response.body or b"{}")
         errors = [{"code": response.status_code, "description": _description(problem)}]
-        headers = {k: v for k, v in (response.headers or {}).items() if k.lower() == "retry-after"}
+        kept = ("retry-after", "allow")  # a 405 must still say what is allowed (RFC 9110)
+        headers = {k: v for k, v in (response.headers or {}).items() if k.lower() in kept}
         if path.endswith(".xml"):
             body, mimetype = to_xml("errors", errors), "text/xml"
         else:

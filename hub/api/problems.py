@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from functools import cache
 from typing import Any
 
+import yaml
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
@@ -60,9 +63,42 @@ def connexion_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionRe
     return response(err.to_problem(), dict(exc.headers or {}))
 
 
-def http_exception(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+def http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, HTTPException)
-    return response(from_status(exc.status_code, exc.detail).to_problem(), dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path; the spec knows all
+        allowed = allowed_methods(request.url.path)
+        if allowed:
+            headers["Allow"] = ", ".join(sorted(allowed))
+    return response(from_status(exc.status_code, exc.detail).to_problem(), headers)
+
+
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def allowed_methods(path: str) -> frozenset[str]:
+    """Every method the API specs define for ``path`` (GET brings HEAD)."""
+    found: set[str] = set()
+    for pattern, methods in _operations():
+        if pattern.fullmatch(path):
+            found |= methods
+    if "GET" in found:
+        found.add("HEAD")
+    return frozenset(found)
+
+
+@cache
+def _operations() -> tuple[tuple[re.Pattern[str], frozenset[str]], ...]:
+    from hub.app import OPEN311_SPEC, SPEC  # the app imports this module
+
+    out = []
+    for spec, base in ((SPEC, ""), (OPEN311_SPEC, "/open311/v2")):
+        paths = yaml.safe_load(spec.read_text(encoding="utf-8")).get("paths") or {}
+        for template, item in paths.items():
+            regex = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(base + template))
+            out.append((re.compile(regex), frozenset(m.upper() for m in item if m in HTTP_METHODS)))
+    return tuple(out)
 
 
 def unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
