@@ -8,6 +8,7 @@ hub keys generate CODE --out DIR    make an agency key pair (private file 0600)
 hub certs init | issue CODE         a development CA and agency certificates
 hub agencies list | add CODE ...    the trust registry
 hub demo [--once]                   a hub on SQLite with reference agencies and sample traffic
+hub adapters check | run NAME ...   an adapter's conformance kit; an adapter as a service
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("import", "traffy"): _import_traffy,
         ("import", "damrongdhama"): _import_damrongdhama,
         ("adapters", "check"): _adapters_check,
+        ("adapters", "run"): _adapters_run,
     }
     head = (argv[0], argv[1]) if len(argv) >= 2 else ("", "")
     if head in passthrough:  # these own their arguments (and their --help)
@@ -208,6 +210,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     ad_check.add_argument("rest", nargs=argparse.REMAINDER)
     ad_check.set_defaults(func=_adapters_check)
+    ad_run = ad.add_parser(
+        "run",
+        help="an adapter as a service: NAME --key JWK [--hub-url URL] [--once] [--interval S] "
+        "[--state FILE] [--listen HOST:PORT | --pull]",
+        add_help=False,
+    )
+    ad_run.add_argument("rest", nargs=argparse.REMAINDER)
+    ad_run.set_defaults(func=_adapters_run)
 
     demo = sub.add_parser(
         "demo", help="run a hub on the embedded default with reference agencies and sample traffic"
@@ -522,6 +532,12 @@ def _adapters_check(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.conformance import main as check_main
 
     return int(check_main(args.rest))
+
+
+def _adapters_run(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.service.cli import main as run_main
+
+    return int(run_main(args.rest))
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:

@@ -9,10 +9,14 @@ Session: ``Officer.asmx GetToken`` gives a token that every other call carries a
 parameter; an answer with code 401 (expired or released token) logs in again, once.
 :meth:`release` (or leaving the ``with`` block) calls ``ReleaseToken``.
 
-Polling is incremental and keyset-paged: ``GetCases(last_get_date_time, skip, take)`` gives
-cases updated at or after the watermark, oldest first (ties by ``case_id``); the watermark
-moves to the newest ``updated_date`` seen and ``skip`` counts the cases already seen at
-exactly that time, so a case updated while we page is neither lost nor repeated.
+Polling is incremental (:class:`Cursor`): ``GetCases(last_get_date_time, skip, take)``
+gives cases updated at or after the watermark, oldest first (ties by ``case_id``). The
+cursor holds the newest ``updated_date`` seen (as 1111 wrote it) and the ids seen at exactly
+that time. Each poll reads from ``skip`` 0 at the watermark and drops the ids seen; each
+further page re-reads the previous page's last case (``skip`` one less, ``take`` one more)
+as an anchor, and if it is not there — a case was updated, or one joined, while we paged, so
+offsets shifted — the poll starts again from ``skip`` 0. So a case updated while we page is
+neither lost nor repeated, and the cursor is plain data a service persists with what it did.
 Cases are joined with their area names from ``ListOfValues.asmx`` (cached; fetched again
 once when a case names an area the cached lists do not know).
 """
@@ -20,6 +24,8 @@ once when a case names an area the cached lists do not know).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -41,6 +47,45 @@ SERVICES = {
     **dict.fromkeys(LIST_OPERATIONS, "ListOfValues.asmx"),
 }
 EXPIRED = 401
+MAX_RESTARTS = 5
+
+
+@dataclass
+class Cursor:
+    """Where incremental polling stands: the newest ``updated_date`` seen (as 1111 wrote it)
+    and the ids of the cases seen at exactly that time."""
+
+    watermark: str | None = None
+    seen: set[int] = field(default_factory=set)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"watermark": self.watermark, "seen": sorted(self.seen)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Cursor:
+        """The cursor :meth:`as_json` wrote; ValueError for anything else."""
+        watermark, seen = data.get("watermark"), data.get("seen", [])
+        if watermark is not None:
+            parse_time(watermark, "watermark")  # UnmappedValue is a ValueError
+        if not isinstance(seen, list) or not all(isinstance(i, int) for i in seen):
+            raise ValueError("cursor 'seen' must be a list of case ids")
+        return cls(None if watermark is None else str(watermark), set(seen))
+
+    def take(self, summary: Mapping[str, Any]) -> bool:
+        """Move past ``summary``; False if it was seen already or is older than asked for."""
+        case_id, updated = int(summary["case_id"]), str(summary["updated_date"])
+        at = parse_time(updated, "updated_date")
+        if self.watermark is None or at > parse_time(self.watermark):
+            self.watermark, self.seen = updated, {case_id}
+            return True
+        if at < parse_time(self.watermark) or case_id in self.seen:
+            return False
+        self.seen.add(case_id)
+        return True
+
+
+def _key(summary: Mapping[str, Any]) -> tuple[datetime, int]:
+    return parse_time(summary["updated_date"], "updated_date"), int(summary["case_id"])
 
 
 class Ops1111Client:
@@ -61,8 +106,7 @@ class Ops1111Client:
             password,
             page_size,
         )
-        self.watermark: str | None = since  # last updated_date seen, as 1111 wrote it
-        self._seen_at_watermark: set[int] = set()
+        self.cursor = Cursor(since)
         self._token: str | None = None
         self._lists: CodeLists | None = None
         self._case_ids: dict[str, int] = {}
@@ -158,37 +202,43 @@ class Ops1111Client:
 
     # -- operations ------------------------------------------------------------------------
 
+    @property
+    def watermark(self) -> str | None:
+        """The newest ``updated_date`` seen, as 1111 wrote it."""
+        return self.cursor.watermark
+
     def cases_since(self) -> Iterator[dict[str, Any]]:
-        """``GetCases`` summaries changed since the watermark, moving it as they come."""
+        """``GetCases`` summaries changed since the cursor, moving it as they come (see the
+        module docstring); after each yield :attr:`cursor` includes the case yielded."""
+        restarts = 0
+        skip, anchor = 0, None
         while True:
+            mark = self.cursor.watermark
+            take = self.page_size + (anchor is not None)
             page = self._rows(
                 "GetCases",
-                self._call(
-                    "GetCases",
-                    {
-                        "last_get_date_time": self.watermark,
-                        "skip": len(self._seen_at_watermark),
-                        "take": self.page_size,
-                    },
-                ),
+                self._call("GetCases", {"last_get_date_time": mark, "skip": skip, "take": take}),
             )
+            if anchor is not None and (not page or _key(page[0]) != anchor):
+                restarts += 1  # offsets shifted under us: read again from the watermark
+                if restarts > MAX_RESTARTS:
+                    raise Unavailable(SYSTEM, "GetCases kept changing while we paged")
+                skip, anchor = 0, None
+                continue
             for summary in page:
-                if self._advance(summary):
+                if self.cursor.take(summary):
                     yield summary
-            if len(page) < self.page_size:
+            if len(page) < take:
                 return
+            skip, anchor = self._next_page(page, mark, skip), _key(page[-1])
 
-    def _advance(self, summary: Mapping[str, Any]) -> bool:
-        case_id, updated = int(summary["case_id"]), str(summary["updated_date"])
-        at = parse_time(updated, "updated_date")
-        if self.watermark is None or at > parse_time(self.watermark):
-            self.watermark, self._seen_at_watermark = updated, {case_id}
-            return True
-        if at < parse_time(self.watermark):
-            return False  # older than asked for: not this poll's business
-        fresh = case_id not in self._seen_at_watermark
-        self._seen_at_watermark.add(case_id)
-        return fresh
+    def _next_page(self, page: list[dict[str, Any]], mark: str | None, skip: int) -> int:
+        """``skip`` that makes the next page start with this page's last case (the anchor)."""
+        last = _key(page[-1])[0]
+        at_last = [i for i, s in enumerate(page) if _key(s)[0] == last]
+        if mark is not None and parse_time(mark) == last:
+            return skip + len(page) - 1  # the whole page is at the watermark it asked for
+        return len(page) - 1 - at_last[0]
 
     def case(self, case_code: str) -> dict[str, Any]:
         """``GetCase``: one case in full (operatings, summary), joined with its area names."""

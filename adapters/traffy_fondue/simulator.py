@@ -5,18 +5,27 @@ It behaves like the API the adapter talks to, quirks included: a token from ``ge
 "results"}``, optional stray warning text before the JSON (``stray_warning``), ``note``
 required on updates, ``client_ticket_id`` idempotency on new issues, and a loop guard on
 join-forward (``recursive_counter`` above :data:`MAX_RECURSION` is refused).
+
+Besides the partner API it plays the rest of Traffy for tests: :meth:`Store.report` is a
+citizen filing a ticket in the Traffy app, and with ``webhook_url`` every new ticket and
+every status change is announced there (``{"event": "new_issue" | "status_change",
+"ticket_id"}``, posted from a background thread, failures ignored as a real webhook
+sender's would be after its retries).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import queue
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import jwt
 from flask import Flask, Response, request
 
@@ -40,10 +49,38 @@ class Store:
             if i.get("client_ticket_id")
         }
         self.orgs, self.lock, self.serial = dict(orgs), threading.Lock(), 0
+        self.notify: Callable[[str, str], None] = lambda event, ticket: None
 
     def find(self, args: Mapping[str, Any]) -> dict[str, Any] | None:
         ticket = args.get("ticket_id") or self.by_client.get(str(args.get("client_ticket_id")))
         return self.issues.get(str(ticket)) if ticket else None
+
+    def report(self, issue: Mapping[str, Any]) -> str:
+        """A citizen files a ticket in the Traffy app (not through the partner API)."""
+        with self.lock:
+            record = copy.deepcopy(dict(issue))
+            ticket = str(record["ticket_id"])
+            self.issues[ticket] = record
+        self.notify("new_issue", ticket)
+        return ticket
+
+
+class _Webhooks:
+    """Posts webhook calls in order from one background thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.calls = url, queue.SimpleQueue[dict[str, str]]()
+        threading.Thread(target=self._run, name="traffy-webhooks", daemon=True).start()
+
+    def __call__(self, event: str, ticket: str) -> None:
+        self.calls.put({"event": event, "ticket_id": ticket})
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as http:
+            while True:
+                call = self.calls.get()
+                with contextlib.suppress(httpx.HTTPError):  # down: Traffy would give up too
+                    http.post(self.url, json=call)
 
 
 def _answer(
@@ -67,11 +104,14 @@ def create_simulator(
     orgs: Mapping[int, str] | None = None,
     clock: Clock = lambda: datetime.now(UTC),
     stray_warning: bool = False,
+    webhook_url: str | None = None,
 ) -> Flask:
     """The simulator app; ``app.extensions["traffy_store"]`` is its :class:`Store`."""
     app = Flask("traffy_simulator")
     app.config["STRAY_WARNING"] = stray_warning
     store = Store(issues, orgs or {1001: "เขตหนองจอก", 2002: "การประปานครหลวง กปน."})
+    if webhook_url:
+        store.notify = _Webhooks(webhook_url)
     app.extensions["traffy_store"] = store
     secret, accounts = secrets.token_bytes(32), dict(users or {"hub": "hub-secret"})
 
@@ -134,6 +174,7 @@ def create_simulator(
             if known:
                 return answer("success", "already created", {"ticket_id": known})
             ticket = _create(store, body, _local(clock()))
+        store.notify("new_issue", ticket)
         return answer("success", "created", {"ticket_id": ticket})
 
     @app.patch("/update-issue/v1")
@@ -153,6 +194,7 @@ def create_simulator(
                 *(issue.get("photo_after") or []),
                 *(p["url"] for p in body.get("photo_after", [])),
             ]
+        store.notify("status_change", str(issue["ticket_id"]))
         return answer("success", "updated", {"ticket_id": issue["ticket_id"]})
 
     @app.post("/join-forward/v1")
@@ -178,6 +220,7 @@ def create_simulator(
                         "status_type": "waiting",
                     }
                 )
+        store.notify("status_change", str(issue["ticket_id"]))
         return answer("success", "ok", {"ticket_id": issue["ticket_id"]})
 
     return app
@@ -200,7 +243,8 @@ def _matches(issue: Mapping[str, Any], args: Mapping[str, Any], now: datetime) -
     if days is None:
         return True
     since = now.astimezone(BANGKOK).replace(tzinfo=None) - timedelta(days=days)
-    return datetime.fromisoformat(str(issue["timestamp"])) >= since
+    at = datetime.fromisoformat(str(issue["timestamp"]))  # Bangkok local, or with a zone
+    return (at.astimezone(BANGKOK).replace(tzinfo=None) if at.tzinfo else at) >= since
 
 
 def _create(store: Store, body: Mapping[str, Any], now: str) -> str:
