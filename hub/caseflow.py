@@ -429,6 +429,7 @@ def fan_out(
     sent = []
     # hub-operated agencies (the Open311 facade's) read case state through the API
     hub_run = {a.code for a in routing.agencies(session) if a.kind == "hub"}
+    offered = _offered_to(session, case_id) if envelope.type != "complaint.submit" else None
     for agency in sorted(set(destinations) - {envelope.issuer, HUB} - hub_run):
         outbox.forward(
             session,
@@ -438,9 +439,32 @@ def fan_out(
             reason=envelope.type,
             signer=ctx.signer,
             now=ctx.now,
+            complaints=complaint_envelopes(session, case_id) if agency == offered else (),
         )
         sent.append(agency)
     return tuple(sent)
+
+
+MAX_ATTACHED = 50
+"""Complaints attached to an offer at most (the oldest; the schema's ``maxItems``)."""
+
+
+def _offered_to(session: Session, case_id: str) -> str | None:
+    """The agency the case waits on to accept, if it is on offer."""
+    case = session.get(Case, case_id)
+    return case.owner if case is not None and case.status == "offered" else None
+
+
+def complaint_envelopes(session: Session, case_id: str) -> list[bytes]:
+    """The exact JWS of each complaint on the case, oldest first."""
+    rows = session.scalars(
+        select(Envelope.jws)
+        .join(Complaint, Complaint.envelope_id == Envelope.id)
+        .where(Complaint.case_id == case_id)
+        .order_by(Complaint.created_at, Complaint.id)
+        .limit(MAX_ATTACHED)
+    )
+    return list(rows)
 
 
 def record_hub_event(

@@ -12,6 +12,7 @@ messages about one case go out in order: a later one waits while an earlier one 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,14 +66,20 @@ def forward(
     reason: str,
     signer: HubSigner,
     now: datetime,
+    complaints: Sequence[bytes] = (),
 ) -> Delivery:
-    """Sign a ``hub.forward`` for ``destination``, log it, and queue its delivery."""
+    """Sign a ``hub.forward`` for ``destination``, log it, and queue its delivery.
+
+    ``complaints``: the case's complaint envelopes, for an agency offered the case by some
+    other message (it must see what it is asked to act on)."""
     forward_id = "fwd:" + ids.ulid().lower()
     body: dict[str, Any] = {
         "original": original.jws.decode("ascii"),
         "case_id": case_id,
         "reason": reason,
     }
+    if complaints:
+        body["complaints"] = [c.decode("ascii") for c in complaints]
     payload = {
         "type": "hub.forward",
         "id": forward_id,

@@ -42,6 +42,9 @@ class Forwarded:
     origin: dict[str, Any]
     original_jws: str
     forward: dict[str, Any]
+    complaints: tuple[dict[str, Any], ...] = ()
+    """The case's complaints (verified payloads) when the case is offered to this agency by
+    a message other than a complaint: what it is asked to act on."""
 
 
 class SeenStore(Protocol):
@@ -127,9 +130,23 @@ def open_forward(client: HubClient, raw: bytes) -> tuple[Forwarded, bytes]:
             origin=json.loads(original.payload),
             original_jws=body["original"],
             forward=forward,
+            complaints=tuple(_verified(client, c) for c in body.get("complaints", ())),
         ),
         parsed.payload,
     )
+
+
+def _verified(client: HubClient, jws: str) -> dict[str, Any]:
+    """An attached complaint's payload, once its signer's signature checks out."""
+    parsed = parse_compact(jws)
+    kid = parsed.header["kid"]
+    signer = kid.split("/")[0]
+    key, alg = _key(
+        client.agency_keys(signer), kid, lambda: client.agency_keys(signer, refresh=True)
+    )
+    verify(parsed, key, alg=alg)
+    payload: dict[str, Any] = json.loads(parsed.payload)
+    return payload
 
 
 def _key(keys: dict[str, Any], kid: str, refresh: Callable[[], dict[str, Any]]) -> Any:

@@ -6,15 +6,18 @@ faults switched on and off; time is the hub's fake clock, moved by hand past ret
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
+from hub import schema
 from hub.exchange import outbox, translog
 from hub.exchange.dispatch import Delivery as Tuning
 from hub.exchange.dispatch import deliver_due
+from hub.exchange.jws import parse_compact
 from hub.exchange.outbox import RetryPolicy
 from hub.exchange.push import Timeouts
 from hub.models import Delivery, Destination, Envelope
@@ -192,3 +195,27 @@ def test_an_agency_cannot_ack_another_agencys_delivery(hub, agencies, bma):
     forged = other.client.ack(waiting)
     assert forged[0]["status"] == 404  # not yours: as if it did not exist
     assert states(hub) == {"pending": 1}
+
+
+def test_an_agency_offered_a_case_by_a_forward_gets_the_signed_complaints_with_it(
+    hub, agencies, bma, mwa, http
+):
+    """The forward to a new owner carries what it must act on: each complaint of the case,
+    the exact JWS the origin signed, verified by the receiver like the forward itself."""
+    rid = agencies.enrol("rid", kind="ministry", areas=["50"], categories=["irrigation"])
+    with SimulatedAgency(rid.client) as rid_sim:
+        agencies.set_endpoint("rid", rid_sim.url)
+        submitted = bma.client.envelope("complaint.submit", water(0))
+        case_id = bma.client.send_jws(submitted).case_id
+        assert deliver_due(hub, "mwa", http=http, tuning=FAST) == 1
+        assert mwa.received[0].complaints == ()  # the complaint itself: nothing to attach
+        mwa.client.send("case.accept", {"case_id": case_id})
+        mwa.client.send("case.forward", {"case_id": case_id, "to": "rid", "reason": "คลองส่งน้ำ"})
+        assert deliver_due(hub, "rid", http=http, tuning=FAST) == 1
+        got = rid_sim.received[0]
+        assert got.origin["type"] == "case.forward" and got.case_id == case_id
+        assert [c["id"] for c in got.complaints] == [
+            json.loads(parse_compact(submitted).payload)["id"]
+        ]
+        assert got.forward["body"]["complaints"] == [submitted]  # the exact bytes
+        assert schema.validate("hub.forward", got.forward["body"]) == []
