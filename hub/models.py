@@ -20,14 +20,22 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
+    text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, object_session
+from sqlalchemy.orm.util import identity_key
+
+from hub.privacy import public_text
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL needs 64 bits at national scale.
@@ -125,10 +133,30 @@ class Envelope(Base):
     receipt: Mapped[str | None] = mapped_column(Text)
 
 
+def _opened_at(context: DefaultExecutionContext) -> datetime:
+    """A new case was first reported when it was opened, until a complaint says earlier
+    (the listeners at the end of this module lower it as complaints are inserted)."""
+    params: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    opened = params.get("opened_at")
+    return opened if isinstance(opened, datetime) else utcnow()
+
+
 class Case(Base):
-    """The national unit of work: one owner at a time, one resolution at the end."""
+    """The national unit of work: one owner at a time, one resolution at the end.
+
+    The composite ``(filter, reported_at, id)`` indexes serve the national index's keyset
+    pages (``hub.index``): the typical oversight filter, newest first, without a sort.
+    """
 
     __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_reported", "reported_at", "id"),
+        Index("ix_cases_resolved", "resolved_at", "id"),
+        Index("ix_cases_province_reported", "province_code", "reported_at", "id"),
+        Index("ix_cases_category_reported", "category", "reported_at", "id"),
+        Index("ix_cases_status_reported", "status", "reported_at", "id"),
+        Index("ix_cases_owner_reported", "owner", "reported_at", "id"),
+    )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(32), index=True)
     owner: Mapped[str | None] = mapped_column(ForeignKey("agencies.code"), index=True)
@@ -152,17 +180,49 @@ class Case(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
-    amphoe_code: Mapped[str | None] = mapped_column(String(4))
-    tambon_code: Mapped[str | None] = mapped_column(String(6))
+    amphoe_code: Mapped[str | None] = mapped_column(String(4), index=True)
+    tambon_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    # the earliest ``reported_at`` of the case's complaints (when the problem was first
+    # reported, whatever the import date); the index sorts and filters on it. Never NULL
+    # in practice (the default, the listeners below, migration 0005's backfill); nullable
+    # in the schema only because SQLite cannot add NOT NULL to a referenced table in place
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=_opened_at)
 
 
 class Complaint(Base):
-    """A citizen's report as the shared schema describes it; personal data kept sealed."""
+    """A citizen's report as the shared schema describes it; personal data kept sealed.
+
+    ``public_text`` (subject and description scrubbed of personal data) and
+    ``satisfaction`` (the citizen's rating, when the origin gives one) are derived on every
+    ORM insert and update by the listeners at the end of this module; the national index
+    (``hub.index``) searches only them. A Core insert must set them itself, with
+    ``hub.index.public_text`` and ``hub.index.satisfaction_of``.
+    """
 
     __tablename__ = "complaints"
     __table_args__ = (
         UniqueConstraint("origin_system", "origin_ref", name="uq_complaints_origin"),
         Index("ix_complaints_area", "province_code", "amphoe_code", "tambon_code"),
+        # Thai has no spaces between words: substring search needs trigrams, not words.
+        # PostgreSQL only; on SQLite (which scans) the same name is an empty partial index,
+        # so one schema description holds on both backends.
+        Index(
+            "ix_complaints_public_text_trgm",
+            "public_text",
+            postgresql_using="gin",
+            postgresql_ops={"public_text": "gin_trgm_ops"},
+            sqlite_where=text("0"),
+        ),
+        # the index's channel and origin filters, answered from the index alone
+        Index("ix_complaints_channel_case", "channel", "case_id"),
+        Index("ix_complaints_origin_case", "origin_system", "case_id"),
+        Index(
+            "ix_complaints_rated",
+            "case_id",
+            "satisfaction",
+            postgresql_where=text("satisfaction IS NOT NULL"),
+            sqlite_where=text("satisfaction IS NOT NULL"),
+        ),
     )
     id: Mapped[str] = mapped_column(String(160), primary_key=True)
     origin_agency: Mapped[str] = mapped_column(String(64))
@@ -186,6 +246,8 @@ class Complaint(Base):
     envelope_id: Mapped[int | None] = mapped_column(ForeignKey("envelopes.id"))
     tracking_code: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    public_text: Mapped[str] = mapped_column(Text, default="")
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class Handoff(Base):
@@ -227,6 +289,8 @@ class CaseParty(Base):
     everyone here hears about every change of the case."""
 
     __tablename__ = "case_parties"
+    # "the cases agency X is on", answered from the index alone
+    __table_args__ = (Index("ix_case_parties_agency_case", "agency", "case_id"),)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     agency: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -349,3 +413,72 @@ class Open311Client(Base):
     agency: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# --------------------------------------------------------------------------- derived columns
+
+
+def satisfaction_of(record: dict[str, Any] | None) -> int | None:
+    """The citizen's 1–5 rating in a complaint record, if its origin gives one (Traffy
+    Fondue's ``star`` in ``extensions.<system>``); anything else is no rating."""
+    for ext in ((record or {}).get("extensions") or {}).values():
+        star = ext.get("star") if isinstance(ext, dict) else None
+        if isinstance(star, int) and not isinstance(star, bool) and 1 <= star <= 5:
+            return star
+    return None
+
+
+@event.listens_for(Complaint, "before_insert")
+@event.listens_for(Complaint, "before_update")
+def _derive_public_columns(_mapper: Any, _conn: Connection, target: Complaint) -> None:
+    """Whatever writes a complaint through the ORM, the index's copy is never unscrubbed."""
+    target.public_text = public_text(target.subject, target.description)
+    target.satisfaction = satisfaction_of(target.record)
+
+
+_LOWERED = "hub.models.first_reported"
+"""``session.info`` key: ids of the complaints whose case ``before_flush`` already saw."""
+
+
+@event.listens_for(Session, "before_flush")
+def _lower_first_reported(session: Session, _ctx: Any, _instances: Any) -> None:
+    """A new complaint reported before its case's ``reported_at`` lowers it. Done on the
+    case object when the session holds it (always so in intake, new case or not), which
+    costs no query of its own."""
+    complaints = [o for o in session.new if isinstance(o, Complaint) and o.case_id]
+    if not complaints:
+        return
+    pending = {o.id: o for o in session.new if isinstance(o, Case)}
+    seen: set[str] = session.info.setdefault(_LOWERED, set())
+    for obj in complaints:
+        case_id = obj.case_id or ""
+        held = pending.get(case_id) or session.identity_map.get(identity_key(Case, case_id))
+        if not isinstance(held, Case) or obj.reported_at is None:
+            continue
+        seen.add(obj.id)
+        first = held.reported_at or held.opened_at
+        if first is None or obj.reported_at < first:
+            held.reported_at = obj.reported_at
+        elif held.reported_at is None:
+            held.reported_at = first
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_lowered(session: Session, _ctx: Any) -> None:
+    session.info.pop(_LOWERED, None)
+
+
+@event.listens_for(Complaint, "after_insert")
+def _case_first_reported(_mapper: Any, conn: Connection, target: Complaint) -> None:
+    """The same for a case the session does not hold: one UPDATE that changes nothing
+    unless the complaint is earlier."""
+    if target.case_id is None or target.reported_at is None:
+        return
+    session = object_session(target)
+    if session is not None and target.id in session.info.get(_LOWERED, ()):
+        return
+    conn.execute(
+        update(Case)
+        .where(Case.id == target.case_id, Case.reported_at > target.reported_at)
+        .values(reported_at=target.reported_at)
+    )

@@ -28,3 +28,14 @@ def scrub(text: str | None) -> str | None:
     for pattern in _PATTERNS:
         text = pattern.sub(MARK, text)
     return text
+
+
+def public_text(subject: str | None, description: str | None) -> str:
+    """The one text of a complaint the national index searches and nothing else: subject
+    and description, scrubbed together (so a number split across the two is caught too).
+
+    Stored as ``complaints.public_text`` and trigram-indexed; searching scrubbed text means
+    nobody can find a complaint by its reporter's phone number or ID.
+    """
+    joined = "\n".join(part for part in (subject, description) if part)
+    return scrub(joined) or ""

@@ -26,6 +26,8 @@ from connexion.validators import (
 from jsonschema import ValidationError
 from starlette.types import Scope
 
+from hub.api.ndjson import MEDIA_TYPE as NDJSON
+from hub.api.ndjson import NDJSONResponseBodyValidator
 from hub.errors import FieldError, RequestInvalid
 from hub.exchange.canonical import loads_strict
 from hub.schema import FORMATS
@@ -116,7 +118,11 @@ VALIDATOR_MAP = {
         }
     ),
     "response": MediaTypeDict(
-        {"*/*json": JSONResponseBodyValidator, "text/plain": TextResponseBodyValidator}
+        {
+            "*/*json": JSONResponseBodyValidator,
+            NDJSON: NDJSONResponseBodyValidator,  # one JSON document per line, not one
+            "text/plain": TextResponseBodyValidator,
+        }
     ),
 }
 

@@ -1,0 +1,391 @@
+"""The national complaint index: search, count, export and drill-down over cases.
+
+One item per case, public by construction: free text is scrubbed of phone numbers,
+e-mail addresses and national IDs (``hub.privacy``), coordinates are rounded to about
+110 m, and neither the sealed ``personal`` column nor the complaint record is ever read
+(the citizen's satisfaction rating comes from its own derived column). Text search runs
+over ``complaints.public_text``, the scrubbed copy, so nobody can find a complaint by its
+reporter's phone number. Statistics and the map are in ``hub.index_stats``.
+
+Pages are keyset pages on ``(sort key, case id)``: a cursor names the last row seen, so
+rows inserted meanwhile never shift a page (nothing is skipped or repeated).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import hashlib
+import hmac
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Executable,
+    Select,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from hub.errors import FieldError, NotFound, RequestInvalid
+from hub.exchange.tokens import Principal
+from hub.index_filters import Filters, dialect, iso, rounded, visible, where
+from hub.index_stats import map_geojson, stats
+from hub.models import Case, CaseEvent, CaseParty, Complaint, satisfaction_of
+from hub.privacy import public_text, scrub
+
+__all__ = [
+    "EXACT_COUNT_LIMIT",
+    "EXPORT_CHUNK",
+    "FIELDS",
+    "SORTS",
+    "TEXT_COUNT_LIMIT",
+    "Filters",
+    "case_detail",
+    "count",
+    "csv_header",
+    "csv_lines",
+    "export_rows",
+    "map_geojson",
+    "public_text",
+    "satisfaction_of",
+    "search",
+    "stats",
+]
+
+SORTS: dict[str, tuple[InstrumentedAttribute[Any], bool]] = {
+    "reported_at": (Case.reported_at, False),
+    "resolved_at": (Case.resolved_at, True),
+}
+"""Sort keys and whether they may be missing, each served by a ``(key, id)`` index;
+``-key`` is newest first. A missing value (an unresolved case's ``resolved_at``) sorts as
+the largest, as PostgreSQL does. ``reported_at`` is never missing (see ``Case``), which
+keeps its pages plain index range scans."""
+
+EXACT_COUNT_LIMIT = 50_000
+"""Counting stops here on PostgreSQL; past it the planner's estimate is returned instead
+(``exact: false``), so a count over the whole country stays as fast as a page."""
+TEXT_COUNT_LIMIT = 1_000
+"""The same for a text search, lower: each candidate row is read to check the match."""
+
+EXPORT_CHUNK = 500
+FIELDS = (
+    "case_id",
+    "status",
+    "category",
+    "province",
+    "amphoe",
+    "tambon",
+    "owner",
+    "agencies",
+    "channels",
+    "origin_system",
+    "subject",
+    "description",
+    "reported_at",
+    "accepted_at",
+    "resolved_at",
+    "accept_due",
+    "resolve_due",
+    "sla_breached",
+    "merged_into",
+    "reopen_count",
+    "satisfaction",
+    "lat",
+    "lon",
+)
+"""An item's members, in the order of the CSV export's columns."""
+
+
+# --------------------------------------------------------------------------- search
+
+
+def search(
+    session: Session,
+    f: Filters,
+    *,
+    viewer: Principal,
+    sort: str = "-reported_at",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """One page: ``{"items": [...], "next_cursor": str | None}``.
+
+    Raises RequestInvalid (pointer ``/query/cursor``) for a cursor this index did not issue
+    for these filters and sort, and (``/query/sort``) for an unknown sort.
+    """
+    key, descending = _sort_key(sort)
+    stmt = select(Case).where(*where(f, viewer))
+    if cursor is not None:
+        stmt = stmt.where(_after(key, descending, _decode(cursor, f, sort)))
+    stmt = stmt.order_by(*_order(key, descending)).limit(limit + 1)
+    cases = list(session.scalars(stmt))
+    more, cases = len(cases) > limit, cases[:limit]
+    last = cases[-1] if cases else None
+    return {
+        "items": items(session, cases),
+        "next_cursor": _encode(f, sort, getattr(last, key.key), last.id) if more and last else None,
+    }
+
+
+def count(session: Session, f: Filters, *, viewer: Principal) -> dict[str, Any]:
+    """``{"total": int, "exact": bool}``: exact up to :data:`EXACT_COUNT_LIMIT` (with text,
+    :data:`TEXT_COUNT_LIMIT`; always exact on SQLite), else PostgreSQL's row estimate for
+    the same query, never below the limit."""
+    matching = select(Case.id).where(*where(f, viewer))
+    if dialect(session) != "postgresql":
+        return {"total": session.scalar(_counted(matching)) or 0, "exact": True}
+    cap = TEXT_COUNT_LIMIT if f.q else EXACT_COUNT_LIMIT
+    capped: int = session.scalar(_counted(matching.limit(cap + 1))) or 0
+    if capped <= cap:
+        return {"total": capped, "exact": True}
+    plan = session.execute(_Explain(matching)).scalar_one()
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    return {"total": max(estimate, cap + 1), "exact": False}
+
+
+def export_rows(session: Session, f: Filters, *, viewer: Principal) -> Iterator[dict[str, Any]]:
+    """Every matching item, newest first, read in keyset chunks: memory stays constant
+    however many rows match. (The HTTP export runs each chunk in its own transaction.)"""
+    cursor: str | None = None
+    while True:
+        page = search(session, f, viewer=viewer, limit=EXPORT_CHUNK, cursor=cursor)
+        yield from page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return
+
+
+def case_detail(session: Session, case_id: str, *, viewer: Principal) -> dict[str, Any]:
+    """An item and its timeline (who did what when; no free text). NotFound if the case
+    does not exist or the viewer may not see it (no oracle for other agencies' cases)."""
+    case = session.scalars(select(Case).where(Case.id == case_id, visible(viewer))).first()
+    if case is None:
+        raise NotFound(f"no case {case_id!r} visible to {viewer.agency}")
+    detail = items(session, [case])[0]
+    events = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+    )
+    detail["timeline"] = [
+        {
+            "at": iso(e.created_at),
+            "type": e.type,
+            "actor": e.actor,
+            "status_from": e.status_from,
+            "status_to": e.status_to,
+            "owner": e.owner,
+        }
+        for e in events
+    ]
+    return detail
+
+
+# --------------------------------------------------------------------------- CSV
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_header() -> str:
+    return _csv_line(FIELDS)
+
+
+def csv_lines(rows: Sequence[dict[str, Any]]) -> str:
+    """Items as CSV lines (RFC 4180, CRLF): lists joined with ``;``, booleans as
+    ``true``/``false``, nothing as an empty cell."""
+    return "".join(_csv_line([_cell(row[name]) for name in FIELDS]) for row in rows)
+
+
+def _cell(value: Any) -> str:
+    """A text cell a spreadsheet would run as a formula gets a leading ``'`` (a citizen
+    wrote the text; Excel users open this file)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        value = ";".join(value)
+    if isinstance(value, str):
+        return "'" + value if value.startswith(_FORMULA) else value
+    return str(value)
+
+
+def _csv_line(cells: Sequence[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- items
+
+
+def items(session: Session, cases: Sequence[Case]) -> list[dict[str, Any]]:
+    """The public items of these cases: two queries for the whole page, not two per case."""
+    ids = [c.id for c in cases]
+    if not ids:
+        return []
+    agencies: dict[str, set[str]] = defaultdict(set)
+    for case_id, agency in session.execute(
+        select(CaseParty.case_id, CaseParty.agency).where(CaseParty.case_id.in_(ids))
+    ):
+        agencies[case_id].add(agency)
+    complaints: dict[str, list[Any]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            Complaint.case_id,
+            Complaint.channel,
+            Complaint.origin_system,
+            Complaint.subject,
+            Complaint.description,
+            Complaint.satisfaction,
+        )
+        .where(Complaint.case_id.in_(ids))
+        .order_by(Complaint.reported_at, Complaint.id)
+    ):
+        complaints[row.case_id].append(row)
+    return [_item(c, sorted(agencies[c.id]), complaints[c.id]) for c in cases]
+
+
+def _item(case: Case, agencies: list[str], complaints: list[Any]) -> dict[str, Any]:
+    """The case's text is its first complaint's; a case merged away holds no complaint
+    (they moved to ``merged_into``), so its text is empty."""
+    first = complaints[0] if complaints else None
+    ratings = [c.satisfaction for c in complaints if c.satisfaction is not None]
+    return {
+        "case_id": case.id,
+        "status": case.status,
+        "category": case.category,
+        "province": case.province_code,
+        "amphoe": case.amphoe_code,
+        "tambon": case.tambon_code,
+        "owner": case.owner,
+        "agencies": agencies,
+        "channels": sorted({c.channel for c in complaints}),
+        "origin_system": first.origin_system if first else None,
+        "subject": (scrub(first.subject) or "") if first else "",
+        "description": (scrub(first.description) or "") if first else "",
+        "reported_at": iso(case.reported_at),
+        "accepted_at": iso(case.accepted_at),
+        "resolved_at": iso(case.resolved_at),
+        "accept_due": iso(case.accept_due),
+        "resolve_due": iso(case.resolve_due),
+        "sla_breached": case.accept_breached_at is not None or case.resolve_breached_at is not None,
+        "merged_into": case.merged_into,
+        "reopen_count": case.reopen_count,
+        "satisfaction": int(sum(ratings) / len(ratings) + 0.5) if ratings else None,
+        "lat": rounded(case.lat),
+        "lon": rounded(case.lon),
+    }
+
+
+# --------------------------------------------------------------------------- keyset
+
+
+def _sort_key(sort: str) -> tuple[InstrumentedAttribute[Any], bool]:
+    if sort.removeprefix("-") not in SORTS:
+        raise RequestInvalid(
+            f"unknown sort {sort!r}",
+            errors=[FieldError("/query/sort", f"one of {sorted(SORTS)}, optionally with '-'")],
+        )
+    return SORTS[sort.removeprefix("-")][0], sort.startswith("-")
+
+
+def _order(key: InstrumentedAttribute[Any], descending: bool) -> list[Any]:
+    """NULL is the largest value on both backends (SQLite's default is the opposite)."""
+    if not _nullable(key):
+        return [key.desc(), Case.id.desc()] if descending else [key.asc(), Case.id.asc()]
+    if descending:
+        return [key.desc().nulls_first(), Case.id.desc()]
+    return [key.asc().nulls_last(), Case.id.asc()]
+
+
+def _after(
+    key: InstrumentedAttribute[Any], descending: bool, position: tuple[datetime | None, str]
+) -> ColumnElement[bool]:
+    """Rows strictly after ``position`` in the page order (NULL keys last ascending, first
+    descending)."""
+    value, case_id = position
+    if value is None:
+        beyond_id = Case.id < case_id if descending else Case.id > case_id
+        tail = and_(key.is_(None), beyond_id)
+        return or_(key.is_not(None), tail) if descending else tail
+    # a row-value comparison is one index range condition on PostgreSQL (an OR of the two
+    # cases is a filter, which makes a deep page scan everything before it)
+    here = tuple_(literal(value, key.type), literal(case_id, Case.id.type))
+    if descending:
+        return tuple_(key, Case.id) < here
+    later = tuple_(key, Case.id) > here
+    return or_(later, key.is_(None)) if _nullable(key) else later
+
+
+def _nullable(key: InstrumentedAttribute[Any]) -> bool:
+    return SORTS[key.key][1]
+
+
+def _digest(f: Filters, sort: str, position: list[Any]) -> str:
+    """Binds a cursor to its filters and sort. Not a secret: a forged position only moves
+    where a page starts; what the viewer may see is decided afresh on every request."""
+    doc = json.dumps([f.canonical(), sort, position], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(doc.encode()).hexdigest()[:32]
+
+
+def _encode(f: Filters, sort: str, value: datetime | None, case_id: str) -> str:
+    position = [iso(value), case_id]
+    raw = json.dumps({"p": position, "d": _digest(f, sort, position)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, f: Filters, sort: str) -> tuple[datetime | None, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        doc = json.loads(raw)
+        position, digest = doc["p"], doc["d"]
+        value, case_id = position
+        if not isinstance(case_id, str) or not isinstance(digest, str):
+            raise TypeError("cursor members have the wrong types")
+        when = datetime.fromisoformat(value.replace("Z", "+00:00")) if value is not None else None
+        if when is not None and when.tzinfo is None:
+            raise ValueError("cursor time without a zone")
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _bad_cursor("not a cursor this index issued") from exc
+    if not hmac.compare_digest(digest, _digest(f, sort, position)):
+        raise _bad_cursor("the cursor was altered, or belongs to other filters or another sort")
+    return when, case_id
+
+
+def _bad_cursor(why: str) -> RequestInvalid:
+    return RequestInvalid(why, errors=[FieldError("/query/cursor", why)])
+
+
+# --------------------------------------------------------------------------- counting
+
+
+def _counted(stmt: Select[Any]) -> Select[Any]:
+    return select(func.count()).select_from(stmt.subquery())
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON) <stmt>`` with the statement's parameters bound as usual."""
+
+    inherit_cache = False
+
+    def __init__(self, stmt: Select[Any]) -> None:
+        self.statement = stmt
+
+
+@compiles(_Explain, "postgresql")
+def _explain_sql(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)

@@ -1,0 +1,149 @@
+"""What the national index may show a viewer, and the oversight filters, as SQL conditions.
+
+Shared by ``hub.index`` (search, count, export, drill-down) and ``hub.index_stats``
+(statistics, map), so every endpoint narrows exactly the same set of cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy.orm import Session
+
+from hub.cases import CLOSED
+from hub.exchange.tokens import Principal
+from hub.models import Case, CaseParty, Complaint
+
+BANGKOK_OFFSET_HOURS = 7  # Thailand keeps no daylight saving time
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The common filters of every ``/v1/index/*`` endpoint; empty means "any".
+
+    Date ranges are half-open: ``*_from`` inclusive, ``*_to`` exclusive.
+    """
+
+    province: tuple[str, ...] = ()  # DOPA 2-digit codes
+    amphoe: tuple[str, ...] = ()  # 4-digit
+    tambon: tuple[str, ...] = ()  # 6-digit
+    category: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()
+    owner: tuple[str, ...] = ()  # current owner agency
+    agency: tuple[str, ...] = ()  # any agency party to the case
+    channel: tuple[str, ...] = ()
+    origin: tuple[str, ...] = ()  # origin system (traffy_fondue, ops1111, ...)
+    reported_from: datetime | None = None
+    reported_to: datetime | None = None
+    resolved_from: datetime | None = None
+    resolved_to: datetime | None = None
+    sla_breached: bool | None = None
+    merged: bool | None = None
+    q: str | None = None  # substring of the SCRUBBED subject and description
+
+    def canonical(self) -> dict[str, Any]:
+        """A JSON-safe, order-independent form (cursors are bound to it)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = sorted(value)
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            out[f.name] = value
+        return out
+
+
+def sees_all(viewer: Principal) -> bool:
+    return viewer.has("oversight") or viewer.has("admin")
+
+
+def visible(viewer: Principal) -> ColumnElement[bool]:
+    """Oversight bodies and hub admins see every case; any other agency its own cases."""
+    if sees_all(viewer):
+        return true()
+    return Case.id.in_(select(CaseParty.case_id).where(CaseParty.agency == viewer.agency))
+
+
+def breached() -> ColumnElement[bool]:
+    return or_(Case.accept_breached_at.is_not(None), Case.resolve_breached_at.is_not(None))
+
+
+def is_open() -> ColumnElement[bool]:
+    return Case.status.not_in(sorted(CLOSED))
+
+
+def text_match(q: str) -> ColumnElement[bool]:
+    """Substring match on the scrubbed text: ILIKE on PostgreSQL (served by the pg_trgm GIN
+    index), ``lower(..) LIKE lower(..)`` on SQLite; ``%`` and ``_`` in ``q`` are literal."""
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Complaint.public_text.ilike(f"%{escaped}%", escape="\\")
+
+
+def where(f: Filters, viewer: Principal) -> list[ColumnElement[bool]]:
+    """Every condition on ``cases`` for these filters, the viewer's visibility first."""
+    conds: list[ColumnElement[bool]] = [visible(viewer)]
+    for values, column in (
+        (f.province, Case.province_code),
+        (f.amphoe, Case.amphoe_code),
+        (f.tambon, Case.tambon_code),
+        (f.category, Case.category),
+        (f.status, Case.status),
+        (f.owner, Case.owner),
+    ):
+        if values:
+            conds.append(column.in_(values))
+    if f.agency:
+        conds.append(Case.id.in_(select(CaseParty.case_id).where(CaseParty.agency.in_(f.agency))))
+    complaint_conds = _complaint_conditions(f)
+    if complaint_conds:
+        conds.append(Case.id.in_(select(Complaint.case_id).where(and_(*complaint_conds))))
+    conds += _ranges(f)
+    if f.sla_breached is not None:
+        conds.append(breached() if f.sla_breached else ~breached())
+    if f.merged is not None:
+        merged = Case.merged_into.is_not(None)
+        conds.append(merged if f.merged else ~merged)
+    return conds
+
+
+def _complaint_conditions(f: Filters) -> list[ColumnElement[bool]]:
+    """Channel, origin and text belong to complaints: one of the case's complaints must
+    match them all (a merged-away case holds none; its survivor does)."""
+    conds: list[ColumnElement[bool]] = []
+    if f.channel:
+        conds.append(Complaint.channel.in_(f.channel))
+    if f.origin:
+        conds.append(Complaint.origin_system.in_(f.origin))
+    if f.q:
+        conds.append(text_match(f.q))
+    return conds
+
+
+def _ranges(f: Filters) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if f.reported_from is not None:
+        conds.append(Case.reported_at >= f.reported_from)
+    if f.reported_to is not None:
+        conds.append(Case.reported_at < f.reported_to)
+    if f.resolved_from is not None:
+        conds.append(Case.resolved_at >= f.resolved_from)
+    if f.resolved_to is not None:
+        conds.append(Case.resolved_at < f.resolved_to)
+    return conds
+
+
+def dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def iso(when: datetime | None) -> str | None:
+    return when.isoformat().replace("+00:00", "Z") if when else None
+
+
+def rounded(value: float | None) -> float | None:
+    """Coordinates to three decimals (about 110 m): a street, not a house."""
+    return None if value is None else round(value, 3)
