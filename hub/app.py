@@ -1,4 +1,5 @@
-"""``create_app(settings)`` builds the connexion app from ``openapi.yaml``; nothing else."""
+"""``create_app(settings)`` builds the connexion app from ``openapi.yaml`` (and mounts the
+Open311 facade and the oversight dashboard beside it); nothing else."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 
+from hub import dashboard
 from hub.api import open311, problems
 from hub.api.limits import BodyLimit
 from hub.api.validation import VALIDATOR_MAP
@@ -53,6 +55,7 @@ def create_app(
         validator_map=VALIDATOR_MAP,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui", spec_path="/openapi.json"),
     )
+    dashboard.register(app)  # /dashboard: static files, outside both specs
     # under /open311/ the same errors are rendered as the spec's [{code, description}]
     app.add_error_handler(HubError, open311.as_open311(problems.hub_error))
     app.add_error_handler(ProblemException, open311.as_open311(problems.connexion_problem))
