@@ -14,6 +14,7 @@ import logging
 import socket
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -48,7 +49,7 @@ def run(settings: Settings, *, once: bool, port: int | None) -> int:
     try:
         outcome = demo_script.play(hub, agencies, say=_say)
         demo_script.summary(hub, agencies, outcome, say=_say)
-        _urls(base)
+        _urls(base, keys_dir)
     finally:
         if once:
             server.should_exit = True
@@ -69,13 +70,14 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def _urls(base: str) -> None:
+def _urls(base: str, keys_dir: Path) -> None:
     print(f"\nAPI docs (Swagger UI): {base}/v1/ui/")
     print(f"OpenAPI spec:          {base}/v1/openapi.json")
     print(f"health:                {base}/health")
     print(f"hub public keys:       {base}/.well-known/jwks.json")
     print(f"transparency log:      {base}/v1/log/tree-head")
-    print("dashboard:             not built yet (issue 7)", flush=True)
+    print(f"dashboard:             {base}/dashboard")
+    print(f"  sign in with the ombudsman's key: {keys_dir / 'ombudsman.private.jwk'}", flush=True)
 
 
 def _start(settings: Settings, hub: Hub) -> uvicorn.Server:

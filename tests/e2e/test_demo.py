@@ -51,7 +51,9 @@ def test_demo_plays_the_scripted_journeys_and_can_run_again(tmp_path):
     assert back >= 20
     assert number(r"this run (\d+) reached the origins' receivers", first) == back
     assert "pending" not in first.split("summary")[1].split("API docs")[0]
-    assert "/v1/ui/" in first and "dashboard:" in first
+    assert "/v1/ui/" in first and "/dashboard" in first
+    key = re.search(r"sign in with the ombudsman's key: (\S+)", first)
+    assert key is not None and Path(key.group(1)).is_file()  # the oversight key the page loads
 
     again = demo(tmp_path)
     assert "Traffy Fondue (bma): 60 of 60 complaints accepted" in again
