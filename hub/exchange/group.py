@@ -38,8 +38,13 @@ class GroupCommit(Generic[R]):
         self._lock = threading.Lock()
         self._waiting: list[_Slot[R]] = []
         self._busy = False
+        self._leading = threading.local()
 
     def submit(self, item: bytes) -> R:
+        if getattr(self._leading, "now", False):
+            # called from inside ``process`` (a handler submitting on its own account):
+            # queueing behind ourselves would wait forever; this one goes alone
+            return self._process([item])[0]
         slot: _Slot[R] = _Slot(item)
         with self._lock:
             self._waiting.append(slot)
@@ -61,6 +66,7 @@ class GroupCommit(Generic[R]):
         hand the lead to the first of those who arrived meanwhile."""
         with self._lock:
             batch, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
+        self._leading.now = True
         try:
             results = self._process([s.item for s in batch])
             for s, r in zip(batch, results, strict=True):
@@ -69,6 +75,7 @@ class GroupCommit(Generic[R]):
             for s in batch:
                 s.error = exc
         finally:
+            self._leading.now = False
             with self._lock:
                 following = self._waiting[0] if self._waiting else None
                 if following is None:

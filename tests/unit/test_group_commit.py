@@ -113,3 +113,22 @@ def test_every_caller_is_answered_exactly_once_whatever_the_timing(delays, limit
         t.join(timeout=30)
     assert out == {i: i.upper() for i in items}
     assert sorted(x for b in rec.batches for x in b) == sorted(items)
+
+
+def test_a_call_from_inside_the_batch_goes_alone_instead_of_waiting_for_itself():
+    group: GroupCommit[bytes]
+    seen: list[list[bytes]] = []
+
+    def process(items: Sequence[bytes]) -> list[bytes]:
+        seen.append(list(items))
+        if items == [b"outer"]:
+            return [group.submit(b"inner") + b"+"]  # re-entrant: would deadlock if queued
+        return [i.upper() for i in items]
+
+    group = GroupCommit(process, limit=10)
+    done: list[bytes] = []
+    t = threading.Thread(target=lambda: done.append(group.submit(b"outer")))
+    t.start()
+    t.join(timeout=10)
+    assert done == [b"INNER+"] and seen == [[b"outer"], [b"inner"]]
+    assert group.submit(b"after") == b"AFTER"  # the lead was released
