@@ -6,6 +6,7 @@ bytes are kept exactly as received (``LargeBinary``), never re-serialised.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -352,6 +353,15 @@ class Destination(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RegistryState(Base):
+    """One row whose ``stamp`` is replaced (a random number) by every transaction that
+    changes an agency: processes cache the registry and re-read it when the stamp moves."""
+
+    __tablename__ = "registry_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    stamp: Mapped[int] = mapped_column(BigInteger)
+
+
 class LogState(Base):
     """The one row every append locks, so leaf indexes are gap-free across processes."""
 
@@ -482,3 +492,16 @@ def _case_first_reported(_mapper: Any, conn: Connection, target: Complaint) -> N
         .where(Case.id == target.case_id, Case.reported_at > target.reported_at)
         .values(reported_at=target.reported_at)
     )
+
+
+@event.listens_for(Session, "before_flush")
+def _registry_changed(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Any agency added, changed or removed moves the registry's stamp (in the same
+    transaction), so every process drops its cached copy (``hub.routing.snapshot``)."""
+    touched = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(o, Agency) for o in touched):
+        session.connection().execute(
+            update(RegistryState)
+            .where(RegistryState.id == 1)
+            .values(stamp=secrets.randbits(62) + 1)
+        )

@@ -13,7 +13,8 @@ in ``exclude`` (those that declined, the origin) are skipped, so a re-route neve
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import threading
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,11 +23,12 @@ from sqlalchemy.orm import Session
 
 from hub import vocab
 from hub.errors import Conflict, FieldError, NotFound, RequestInvalid
-from hub.models import Agency, RoutingRule
+from hub.models import Agency, RegistryState, RoutingRule
 
 LEVEL_NAMES = {3: "tambon", 2: "amphoe", 1: "province", 0: "national", -1: "fallback"}
 NATIONAL = "TH"
 RULES_CACHE = "routing.rules"
+SNAPSHOT = "routing.snapshot"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,28 +94,29 @@ def candidates(
     """Every agency that could act, best first (see the module docstring)."""
     areas = {code: level for level, code in ((3, tambon), (2, amphoe), (1, province)) if code}
     areas[NATIONAL] = 0
-    receivers = {a.code: a for a in agencies(session) if "receive" in a.roles and a.kind != "hub"}
+    reg = snapshot(session)
     found: dict[str, Candidate] = {}
 
     def offer(c: Candidate) -> None:
-        if c.agency in receivers and (c.agency not in found or c.rank() < found[c.agency].rank()):
+        a = reg.by_code.get(c.agency)
+        known = found.get(c.agency)
+        if a is not None and a.receives and (known is None or c.rank() < known.rank()):
             found[c.agency] = c
 
     for r in _rules(session, tuple(sorted(areas)), category):
         offer(Candidate(r.agency, r.area, r.category, areas[r.area], "rule", r.id))
-    for a in receivers.values():
-        if a.categories and category not in a.categories:
-            continue
-        for code in a.areas:
-            if code in areas:
-                offer(
-                    Candidate(
-                        a.code, code, category if a.categories else None, areas[code], "enrolment"
-                    )
+    for code in areas:  # only the agencies covering one of these areas
+        for a in reg.by_area.get(code, ()):
+            if not a.receives or (a.categories and category not in a.categories):
+                continue
+            offer(
+                Candidate(
+                    a.code, code, category if a.categories else None, areas[code], "enrolment"
                 )
+            )
     if province:
-        for a in receivers.values():
-            if a.kind == "damrongdhama_centre" and province in a.areas:
+        for a in reg.by_area.get(province, ()):
+            if a.receives and a.kind == "damrongdhama_centre":
                 offer(Candidate(a.code, province, None, -1, "damrongdhama"))
     return sorted(found.values(), key=Candidate.rank)
 
@@ -146,27 +149,26 @@ def supervisor(
     A case held by a tambon Damrongdhama centre goes to its amphoe centre; anything else
     to the provincial centre; past the province, to the 1111 hotline.
     """
-    active = agencies(session)
+    reg = snapshot(session)
     banned = {*exclude, *([owner] if owner else [])}
-    centres = [
-        a
-        for a in active
-        if a.kind == "damrongdhama_centre" and "receive" in a.roles and a.code not in banned
-    ]
-    held_by = next((a for a in active if a.code == owner), None)
+
+    def centre(area: str | None) -> str | None:
+        for a in reg.by_area.get(area or "", ()):  # code order, as everywhere
+            if a.kind == "damrongdhama_centre" and "receive" in a.roles and a.code not in banned:
+                return a.code
+        return None
+
+    held_by = reg.by_code.get(owner or "")
     from_tambon = (
         held_by is not None
         and held_by.kind == "damrongdhama_centre"
         and any(len(code) == 6 for code in held_by.areas)
     )
-    if from_tambon and amphoe:
-        for a in centres:
-            if amphoe in a.areas:
-                return a.code
-    for a in centres:
-        if province and province in a.areas:
-            return a.code
-    for a in active:
+    if from_tambon and amphoe and (found := centre(amphoe)):
+        return found
+    if province and (found := centre(province)):
+        return found
+    for a in reg.all:
         if a.kind == "hotline" and a.code not in banned and "receive" in a.roles:
             return a.code
     return None
@@ -193,15 +195,85 @@ def _rules(session: Session, areas: tuple[str, ...], category: str) -> list[Rout
     return cache[key]
 
 
-def agencies(session: Session) -> list[Agency]:
-    """Active agencies, read once per transaction (a batch routes hundreds of complaints)."""
-    cached: list[Agency] | None = session.info.get("routing.agencies")
-    if cached is None:
-        with session.no_autoflush:
-            stmt = select(Agency).where(Agency.active.is_(True)).order_by(Agency.code)
-            cached = list(session.scalars(stmt))
-        session.info["routing.agencies"] = cached
-    return cached
+@dataclass(frozen=True, slots=True)
+class AgencyView:
+    """What routing needs of an active agency; immutable, so processes may share it."""
+
+    code: str
+    kind: str
+    roles: frozenset[str]
+    areas: tuple[str, ...]
+    categories: tuple[str, ...]
+
+    @property
+    def receives(self) -> bool:
+        return "receive" in self.roles and self.kind != "hub"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The active agencies, in code order, and which of them cover each area code."""
+
+    stamp: int | None
+    all: tuple[AgencyView, ...]
+    by_code: dict[str, AgencyView]
+    by_area: dict[str, tuple[AgencyView, ...]]
+
+    @classmethod
+    def of(cls, stamp: int | None, rows: Sequence[Agency]) -> Snapshot:
+        views = tuple(
+            AgencyView(a.code, a.kind, frozenset(a.roles), tuple(a.areas), tuple(a.categories))
+            for a in sorted(rows, key=lambda a: a.code)
+        )
+        by_area: dict[str, list[AgencyView]] = {}
+        for v in views:
+            for code in dict.fromkeys(v.areas):
+                by_area.setdefault(code, []).append(v)
+        return cls(
+            stamp, views, {v.code: v for v in views}, {k: tuple(v) for k, v in by_area.items()}
+        )
+
+
+_snapshots: dict[str, Snapshot] = {}
+_snapshots_lock = threading.Lock()
+
+
+def snapshot(session: Session) -> Snapshot:
+    """The registry's active agencies: one tiny query per transaction (the stamp), the
+    agencies themselves only when the stamp moved since this process last read them.
+
+    At national scale (~7,800 local governments) reading every agency in every intake
+    transaction cost ~160 ms. A transaction that changes an agency moves the stamp
+    (``hub.models``), so the next transaction anywhere sees the change. Without the stamp
+    row (a schema built without migrations) nothing is cached across transactions.
+    """
+    cached: Snapshot | None = session.info.get(SNAPSHOT)
+    if cached is not None:
+        return cached
+    with session.no_autoflush:
+        stamp = session.scalar(select(RegistryState.stamp).where(RegistryState.id == 1))
+        key = str(session.get_bind().engine.url)
+        with _snapshots_lock:
+            known = _snapshots.get(key)
+        if stamp is None or known is None or known.stamp != stamp or _changing(session):
+            stmt = select(Agency).where(Agency.active.is_(True))
+            known = Snapshot.of(stamp, list(session.scalars(stmt)))
+            if stamp is not None and not _changing(session):
+                with _snapshots_lock:
+                    _snapshots[key] = known
+    session.info[SNAPSHOT] = known
+    return known
+
+
+def _changing(session: Session) -> bool:
+    """Does this transaction hold agency changes others cannot see yet? (Its own view of
+    the registry must not be shared before it commits.)"""
+    return any(isinstance(o, Agency) for o in (*session.new, *session.dirty, *session.deleted))
+
+
+def agencies(session: Session) -> tuple[AgencyView, ...]:
+    """Active agencies in code order (see :func:`snapshot`)."""
+    return snapshot(session).all
 
 
 # --------------------------------------------------------------------------- rules

@@ -9,6 +9,7 @@ Each test starts from empty tables (truncated after the schema was migrated once
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +84,9 @@ def truncate(url: str) -> None:
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
         conn.execute(text("INSERT INTO log_state (id, size) VALUES (1, 0)"))
+        # a new stamp: no process may take its cached registry for this emptied one
+        stamp = secrets.randbits(62) + 1
+        conn.execute(text(f"INSERT INTO registry_state (id, stamp) VALUES (1, {stamp})"))
     engine.dispose()
 
 
