@@ -634,6 +634,36 @@ class FixedResult:
     lags: list[float]
     failures: Counter[str]
 
+    @classmethod
+    def collect(
+        cls,
+        signed: Signed,
+        started: list[float],
+        status: list[int],
+        intake: list[float],
+        lags: list[float],
+    ) -> FixedResult:
+        """Per-message records (index k: wall start, HTTP status, intake time, lag) summed
+        up; a message never started has ``started[k] == 0``."""
+        n = len(signed.items)
+        ok = [k for k in range(n) if status[k] == 201]
+        sent = [started[k] for k in range(n) if started[k]]
+        span = max(sent) - min(sent) if len(sent) > 1 else math.nan
+        return cls(
+            offered=(len(sent) - 1) / span if span and not math.isnan(span) else math.nan,
+            sent=len(sent),
+            accepted=len(ok),
+            send_seconds=span,
+            starts={signed.items[k][0]: started[k] for k in ok},
+            intake=[intake[k] for k in ok],
+            lags=[lags[k] for k in range(n) if started[k]],
+            failures=Counter(
+                f"HTTP {status[k]}" if status[k] > 0 else "no answer" if status[k] else "not sent"
+                for k in range(n)
+                if status[k] != 201
+            ),
+        )
+
 
 def run_fixed_rate(
     base_url: str, signed: Signed, rate: float, senders: int, grace: float
@@ -683,23 +713,7 @@ def run_fixed_rate(
         t.join(timeout=600)
     if errors:
         raise RuntimeError(f"a sender thread failed: {errors[0]!r}") from errors[0]
-    ok = [k for k in range(n) if status[k] == 201]
-    sent = [start_wall[k] for k in range(n) if start_wall[k]]
-    span = max(sent) - min(sent) if len(sent) > 1 else math.nan
-    return FixedResult(
-        offered=(len(sent) - 1) / span if span and not math.isnan(span) else math.nan,
-        sent=len(sent),
-        accepted=len(ok),
-        send_seconds=span,
-        starts={signed.items[k][0]: start_wall[k] for k in ok},
-        intake=[intake[k] for k in ok],
-        lags=[lags[k] for k in range(n) if start_wall[k]],
-        failures=Counter(
-            f"HTTP {status[k]}" if status[k] > 0 else "no answer" if status[k] else "not sent"
-            for k in range(n)
-            if status[k] != 201
-        ),
-    )
+    return FixedResult.collect(signed, start_wall, status, intake, lags)
 
 
 def run_fixed_rate_windowed(
@@ -761,23 +775,7 @@ def run_fixed_rate_windowed(
         t.join(timeout=600)
     if errors:
         raise RuntimeError(f"a sender thread failed: {errors[0]!r}") from errors[0]
-    ok = [k for k in range(n) if status[k] == 201]
-    sent = [due_wall[k] for k in range(n) if due_wall[k]]
-    span = max(sent) - min(sent) if len(sent) > 1 else math.nan
-    return FixedResult(
-        offered=(len(sent) - 1) / span if span and not math.isnan(span) else math.nan,
-        sent=len(sent),
-        accepted=len(ok),
-        send_seconds=span,
-        starts={signed.items[k][0]: due_wall[k] for k in ok},
-        intake=[intake[k] for k in ok],
-        lags=[lags[k] for k in range(n) if due_wall[k]],
-        failures=Counter(
-            f"HTTP {status[k]}" if status[k] > 0 else "no answer" if status[k] else "not sent"
-            for k in range(n)
-            if status[k] != 201
-        ),
-    )
+    return FixedResult.collect(signed, due_wall, status, intake, lags)
 
 
 def wait_delivered(
