@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from hub import vocab
 from hub.errors import Conflict, FieldError, NotFound, RequestInvalid
-from hub.models import Agency, RegistryState, RoutingRule
+from hub.models import Agency, RegistryState, RoutingRule, agencies_changing
 
 LEVEL_NAMES = {3: "tambon", 2: "amphoe", 1: "province", 0: "national", -1: "fallback"}
 NATIONAL = "TH"
@@ -255,20 +255,15 @@ def snapshot(session: Session) -> Snapshot:
         key = str(session.get_bind().engine.url)
         with _snapshots_lock:
             known = _snapshots.get(key)
-        if stamp is None or known is None or known.stamp != stamp or _changing(session):
+        changing = agencies_changing(session)  # this view must not be shared before commit
+        if stamp is None or known is None or known.stamp != stamp or changing:
             stmt = select(Agency).where(Agency.active.is_(True))
             known = Snapshot.of(stamp, list(session.scalars(stmt)))
-            if stamp is not None and not _changing(session):
+            if stamp is not None and not changing:
                 with _snapshots_lock:
                     _snapshots[key] = known
     session.info[SNAPSHOT] = known
     return known
-
-
-def _changing(session: Session) -> bool:
-    """Does this transaction hold agency changes others cannot see yet? (Its own view of
-    the registry must not be shared before it commits.)"""
-    return any(isinstance(o, Agency) for o in (*session.new, *session.dirty, *session.deleted))
 
 
 def agencies(session: Session) -> tuple[AgencyView, ...]:
