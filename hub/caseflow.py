@@ -427,10 +427,11 @@ def fan_out(
 ) -> tuple[str, ...]:
     """A hub-signed forward of ``envelope`` to each destination, through the outbox."""
     sent = []
-    # hub-operated agencies (the Open311 facade's) read case state through the API
-    hub_run = {a.code for a in routing.agencies(session) if a.kind == "hub"}
+    reg = routing.snapshot(session)
     offered = _offered_to(session, case_id) if envelope.type != "complaint.submit" else None
-    for agency in sorted(set(destinations) - {envelope.issuer, HUB} - hub_run):
+    for agency in sorted(set(destinations) - {envelope.issuer, HUB}):
+        if reg.kind_of(agency) == "hub":
+            continue  # hub-operated agencies (the Open311 facade's) read cases through the API
         outbox.forward(
             session,
             original=envelope,

@@ -168,8 +168,8 @@ def supervisor(
         return found
     if province and (found := centre(province)):
         return found
-    for a in reg.all:
-        if a.kind == "hotline" and a.code not in banned and "receive" in a.roles:
+    for a in reg.by_kind.get("hotline", ()):
+        if a.code not in banned and "receive" in a.roles:
             return a.code
     return None
 
@@ -218,6 +218,11 @@ class Snapshot:
     all: tuple[AgencyView, ...]
     by_code: dict[str, AgencyView]
     by_area: dict[str, tuple[AgencyView, ...]]
+    by_kind: dict[str, tuple[AgencyView, ...]]
+
+    def kind_of(self, code: str) -> str | None:
+        a = self.by_code.get(code)
+        return a.kind if a is not None else None
 
     @classmethod
     def of(cls, stamp: int | None, rows: Sequence[Agency]) -> Snapshot:
@@ -226,11 +231,17 @@ class Snapshot:
             for a in sorted(rows, key=lambda a: a.code)
         )
         by_area: dict[str, list[AgencyView]] = {}
+        by_kind: dict[str, list[AgencyView]] = {}
         for v in views:
+            by_kind.setdefault(v.kind, []).append(v)
             for code in dict.fromkeys(v.areas):
                 by_area.setdefault(code, []).append(v)
         return cls(
-            stamp, views, {v.code: v for v in views}, {k: tuple(v) for k, v in by_area.items()}
+            stamp,
+            views,
+            {v.code: v for v in views},
+            {k: tuple(v) for k, v in by_area.items()},
+            {k: tuple(v) for k, v in by_kind.items()},
         )
 
 
@@ -264,11 +275,6 @@ def snapshot(session: Session) -> Snapshot:
                     _snapshots[key] = known
     session.info[SNAPSHOT] = known
     return known
-
-
-def agencies(session: Session) -> tuple[AgencyView, ...]:
-    """Active agencies in code order (see :func:`snapshot`)."""
-    return snapshot(session).all
 
 
 # --------------------------------------------------------------------------- rules
