@@ -6,6 +6,10 @@ to resolve are measured from when the hub opened the case (``opened_at``) to
 ``percentile_cont`` (linear interpolation): PostgreSQL computes them in SQL, SQLite's rows
 are computed here with the same definition, so both backends give the same numbers.
 Months are Bangkok calendar months; backlog ages count from ``reported_at``.
+
+On PostgreSQL both read the fast path (``hub.index_fast``: the same numbers from narrow
+per-case facts and monthly sums kept by ``hub.index_facts``) unless ``live=True``, which
+runs the definitions below on the live tables (the tests compare the two).
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from hub import index_fast as fast
 from hub.errors import FieldError, RequestInvalid
 from hub.exchange.tokens import Principal
+from hub.index_facts import refresh
 from hub.index_filters import (
     BANGKOK_OFFSET_HOURS,
     Filters,
@@ -42,7 +48,7 @@ from hub.index_filters import (
     rounded,
     where,
 )
-from hub.models import Case, Complaint
+from hub.models import Case, CaseFacts, Complaint
 
 DIMENSIONS = ("province", "category", "status", "agency", "channel", "month")
 BACKLOG = (("<1d", 1), ("1-7d", 7), ("7-30d", 30), ("30-90d", 90))
@@ -65,6 +71,7 @@ def stats(
     viewer: Principal,
     group_by: Sequence[str],
     now: datetime,
+    live: bool = False,
 ) -> dict[str, Any]:
     """Counts by one or two dimensions, backlog by age, per-agency and per-province
     performance, breach and reopen rates, and citizen satisfaction where origins give it.
@@ -74,6 +81,8 @@ def stats(
     _check_dimensions(group_by)
     if dialect(session) == "postgresql":  # sorts for the percentiles stay in memory
         session.execute(text(f"SET LOCAL work_mem = '{STATS_WORK_MEM}'"))
+    if use_fast(session, live):
+        return _fast_stats(session, f, viewer, group_by, now)
     conds = where(f, viewer)
     rates = _rates(session, conds)
     by_agency, by_province = _performance(session, conds)
@@ -89,7 +98,13 @@ def stats(
 
 
 def map_geojson(
-    session: Session, f: Filters, *, viewer: Principal, level: str, limit: int = MAP_LIMIT
+    session: Session,
+    f: Filters,
+    *,
+    viewer: Principal,
+    level: str,
+    limit: int = MAP_LIMIT,
+    live: bool = False,
 ) -> dict[str, Any]:
     """An RFC 7946 FeatureCollection: one Point per province or amphoe (the mean position of
     its cases, properties ``count``, ``open``, ``breached``), or per case (newest first, at
@@ -100,6 +115,11 @@ def map_geojson(
             f"unknown map level {level!r}",
             errors=[FieldError("/query/level", f"one of {list(MAP_LEVELS)}")],
         )
+    if level != "case" and use_fast(session, live):
+        rows = (fast.province_points if level == "province" else fast.amphoe_points)(
+            session, f, viewer
+        )
+        return {"type": "FeatureCollection", "features": _area_features(rows, level)}
     conds = where(f, viewer)
     features = (
         _case_points(session, conds, limit)
@@ -107,6 +127,32 @@ def map_geojson(
         else _area_points(session, conds, level)
     )
     return {"type": "FeatureCollection", "features": features}
+
+
+def use_fast(session: Session, live: bool) -> bool:
+    """The fast path answers on PostgreSQL, once the queue is folded in (``refresh``)."""
+    if live or dialect(session) != "postgresql":
+        return False
+    refresh(session)
+    return True
+
+
+def _fast_stats(
+    session: Session, f: Filters, viewer: Principal, group_by: Sequence[str], now: datetime
+) -> dict[str, Any]:
+    totals = fast.totals(session, f, viewer)
+    by_agency, by_province = _performance_table(fast.performance_rows(session, f, viewer))
+    found = fast.backlog_counts(session, f, viewer, _buckets(CaseFacts.reported_at, now))
+    return {
+        "total": totals["total"],
+        "groups": fast.groups(session, f, viewer, group_by),
+        "backlog": _backlog_list(found),
+        "by_agency": [{"agency": key, **row} for key, row in by_agency],
+        "by_province": [{"province": key, **row} for key, row in by_province],
+        "sla_breach_rate": totals["sla_breach_rate"],
+        "reopen_rate": totals["reopen_rate"],
+        "satisfaction": totals["satisfaction"],
+    }
 
 
 # --------------------------------------------------------------------------- counts
@@ -156,17 +202,26 @@ def _groups(
 def _backlog(
     session: Session, conds: list[ColumnElement[bool]], now: datetime
 ) -> list[dict[str, Any]]:
-    bucket = case(
-        *((Case.reported_at > now - timedelta(days=days), name) for name, days in BACKLOG),
-        else_=literal(OLDEST),
+    aged = (
+        select(_buckets(Case.reported_at, now).label("bucket")).where(*conds, is_open()).subquery()
     )
-    aged = select(bucket.label("bucket")).where(*conds, is_open()).subquery()
     found: dict[str, int] = {
         bucket: n
         for bucket, n in session.execute(
             select(aged.c.bucket, func.count()).group_by(aged.c.bucket)
         )
     }
+    return _backlog_list(found)
+
+
+def _buckets(reported_at: Any, now: datetime) -> ColumnElement[str]:
+    return case(
+        *((reported_at > now - timedelta(days=days), name) for name, days in BACKLOG),
+        else_=literal(OLDEST),
+    )
+
+
+def _backlog_list(found: dict[str, int]) -> list[dict[str, Any]]:
     names = [name for name, _ in BACKLOG] + [OLDEST]
     return [{"bucket": name, "count": int(found.get(name, 0))} for name in names]
 
@@ -241,9 +296,13 @@ def _sql_performance(session: Session, conds: list[ColumnElement[bool]]) -> tupl
         .where(*conds)
         .group_by(func.grouping_sets(Case.owner, Case.province_code))
     )
+    return _performance_table(session.execute(stmt))
+
+
+def _performance_table(rows: Any) -> tuple[Table, Table]:
     agencies: Table = []
     provinces: Table = []
-    for r in session.execute(stmt):
+    for r in rows:
         accept, resolve = r.a or (None, None), r.r or (None, None)
         times = dict(zip(_MEASURES, (*accept, *resolve), strict=True))
         if r.per_province:
@@ -334,7 +393,6 @@ def _point(lon: float | None, lat: float | None) -> dict[str, Any] | None:
 def _area_points(
     session: Session, conds: list[ColumnElement[bool]], level: str
 ) -> list[dict[str, Any]]:
-    """An area whose cases have no coordinates keeps its counts, with a null geometry."""
     key = Case.province_code if level == "province" else Case.amphoe_code
     stmt = (
         select(
@@ -349,13 +407,18 @@ def _area_points(
         .group_by(key)
         .order_by(key)
     )
+    return _area_features([tuple(r) for r in session.execute(stmt)], level)
+
+
+def _area_features(rows: Sequence[tuple[Any, ...]], level: str) -> list[dict[str, Any]]:
+    """An area whose cases have no coordinates keeps its counts, with a null geometry."""
     return [
         {
             "type": "Feature",
             "geometry": _point(lon, lat),
             "properties": {level: code, "count": n, "open": n_open, "breached": n_breached},
         }
-        for code, lon, lat, n, n_open, n_breached in session.execute(stmt)
+        for code, lon, lat, n, n_open, n_breached in rows
     ]
 
 

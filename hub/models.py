@@ -509,3 +509,108 @@ def _registry_changed(session: Session, _ctx: Any, _instances: Any) -> None:
             .where(RegistryState.id == 1)
             .values(stamp=secrets.randbits(62) + 1)
         )
+
+
+# --------------------------------------------------------------------------- index fast path
+
+
+class IndexDirty(Base):
+    """A case whose index facts may be out of date: written insert-only by every writing
+    transaction (``hub.index_facts``), folded into ``case_facts`` and ``index_cube`` by
+    the refresher, which deletes what it folded. No shared row is updated by intake."""
+
+    __tablename__ = "index_dirty"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(64))
+
+
+OPEN_PREDICATE = "status NOT IN ('closed', 'merged', 'rejected', 'resolved')"
+"""``hub.cases.CLOSED`` as SQL, sorted as ``hub.index_filters.is_open`` renders it, so the
+planner matches the partial index (a test checks the two agree)."""
+
+
+class CaseFacts(Base):
+    """One narrow row per case: what the index's statistics, map and counts filter and
+    aggregate on, the complaints' channels, origins and ratings folded in (PostgreSQL
+    only; ``hub.index_facts`` keeps it, migration 0007 fills it)."""
+
+    __tablename__ = "case_facts"
+    __table_args__ = (
+        Index("ix_case_facts_province", "province_code"),
+        Index("ix_case_facts_category", "category"),
+        Index("ix_case_facts_owner", "owner"),
+        Index("ix_case_facts_amphoe", "amphoe_code"),
+        Index("ix_case_facts_reported", "reported_at"),
+        # the backlog: open cases by age (the same predicate as ``hub.index_filters.is_open``)
+        Index(
+            "ix_case_facts_open",
+            "reported_at",
+            postgresql_where=text(OPEN_PREDICATE),
+            sqlite_where=text(OPEN_PREDICATE),
+        ),
+    )
+    case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    province_code: Mapped[str | None] = mapped_column(String(2))
+    amphoe_code: Mapped[str | None] = mapped_column(String(4))
+    tambon_code: Mapped[str | None] = mapped_column(String(6))
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    month: Mapped[str | None] = mapped_column(String(7))  # Bangkok YYYY-MM of reported_at
+    breached: Mapped[bool] = mapped_column(Boolean)
+    merged: Mapped[bool] = mapped_column(Boolean)
+    reopened: Mapped[bool] = mapped_column(Boolean)
+    accept_h: Mapped[float | None] = mapped_column(Float(53))
+    resolve_h: Mapped[float | None] = mapped_column(Float(53))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    channels: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    origins: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    sat_sum: Mapped[int] = mapped_column(Integer, default=0)
+    sat_n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IndexCube(Base):
+    """``case_facts`` summed by (Bangkok month, province, category, status, breached,
+    merged): the national counts and map read a few hundred thousand of these instead of
+    a million cases. A missing month or province is stored as ``""`` (one cell, whatever
+    the backend thinks of NULLs in a unique index)."""
+
+    __tablename__ = "index_cube"
+    __table_args__ = (
+        UniqueConstraint(
+            "month",
+            "province_code",
+            "category",
+            "status",
+            "breached",
+            "merged",
+            name="uq_index_cube_cell",
+        ),
+        Index("ix_index_cube_province", "province_code"),
+        Index("ix_index_cube_category", "category"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))
+    province_code: Mapped[str] = mapped_column(String(2))
+    category: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    breached: Mapped[bool] = mapped_column(Boolean)
+    merged: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(BigInteger)
+    resolved: Mapped[int] = mapped_column(BigInteger)
+    reopened: Mapped[int] = mapped_column(BigInteger)
+    ever_resolved: Mapped[int] = mapped_column(BigInteger)
+    sat_sum: Mapped[int] = mapped_column(BigInteger)
+    sat_n: Mapped[int] = mapped_column(BigInteger)
+    lat_sum: Mapped[float] = mapped_column(Float(53))
+    lat_n: Mapped[int] = mapped_column(BigInteger)
+    lon_sum: Mapped[float] = mapped_column(Float(53))
+    lon_n: Mapped[int] = mapped_column(BigInteger)
+
+
+# Registers the index's after-flush listener wherever the models are used, so every writer
+# (API, rq workers, CLI, adapters) queues the cases it touches (``hub.index_facts``).
+from hub import index_facts as _index_facts  # noqa: E402, F401

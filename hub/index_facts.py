@@ -1,0 +1,178 @@
+"""Keeps the index's fast path (``case_facts``, ``index_cube``) in step with the cases.
+
+Writers never touch the summaries: every flush that adds or changes a case or a complaint
+inserts the case ids into ``index_dirty`` (one multi-row INSERT, no row shared between
+transactions, so concurrent intake never queues on a lock). Readers fold the queue in
+before they read (:func:`refresh`): under a transaction-scoped advisory lock they take the
+queued ids, subtract those cases' old facts from the cube, recompute the facts from
+``cases`` and ``complaints`` and add them back, and commit that on a connection of their
+own, so what a reader then sees includes every message accepted before it asked.
+Recomputing is idempotent: a case changed again while it is folded is simply queued again.
+
+PostgreSQL only. SQLite keeps no queue and the index answers it from the live tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, event, exists, insert, inspect, select, text
+from sqlalchemy.orm import Session
+
+from hub.models import Case, Complaint, IndexDirty
+
+LOCK_KEY = 7_000_007
+"""``pg_advisory_xact_lock`` key of the refresher (one at a time; readers wait for it)."""
+
+# The facts of a case, the same expressions as the live queries in ``hub.index_stats``
+# (hours as ``CAST(EXTRACT(EPOCH ...) AS FLOAT) / 3600.0``, Bangkok months), so both give
+# equal numbers. ``{cases}`` and ``{complaints}`` narrow it to some cases, or to all.
+FACTS_SELECT = """
+SELECT c.id, c.status, c.owner, c.category, c.province_code, c.amphoe_code, c.tambon_code,
+       c.reported_at, c.resolved_at,
+       to_char(timezone('Asia/Bangkok', c.reported_at), 'YYYY-MM'),
+       (c.accept_breached_at IS NOT NULL OR c.resolve_breached_at IS NOT NULL),
+       (c.merged_into IS NOT NULL),
+       (c.reopen_count > 0),
+       CAST(EXTRACT(EPOCH FROM c.accepted_at - c.opened_at) AS FLOAT) / 3600.0,
+       CAST(EXTRACT(EPOCH FROM c.resolved_at - c.opened_at) AS FLOAT) / 3600.0,
+       c.lat, c.lon,
+       COALESCE(x.channels, '[]'::jsonb), COALESCE(x.origins, '[]'::jsonb),
+       COALESCE(x.sat_sum, 0), COALESCE(x.sat_n, 0)
+FROM cases c
+LEFT JOIN (
+    SELECT case_id,
+           jsonb_agg(DISTINCT channel) AS channels,
+           jsonb_agg(DISTINCT origin_system) AS origins,
+           SUM(satisfaction) AS sat_sum,
+           COUNT(satisfaction) AS sat_n
+    FROM complaints WHERE {complaints} GROUP BY case_id
+) x ON x.case_id = c.id
+WHERE {cases}
+"""
+FACTS_COLUMNS = (
+    "case_id, status, owner, category, province_code, amphoe_code, tambon_code, "
+    "reported_at, resolved_at, month, breached, merged, reopened, accept_h, resolve_h, "
+    "lat, lon, channels, origins, sat_sum, sat_n"
+)
+_MEASURES = (
+    "n",
+    "resolved",
+    "reopened",
+    "ever_resolved",
+    "sat_sum",
+    "sat_n",
+    "lat_sum",
+    "lat_n",
+    "lon_sum",
+    "lon_n",
+)
+# Adds (sign 1) or takes away (sign -1) some cases' facts from the cube.
+CUBE_DELTA = f"""
+INSERT INTO index_cube (month, province_code, category, status, breached, merged,
+                        {", ".join(_MEASURES)})
+SELECT COALESCE(month, ''), COALESCE(province_code, ''), category, status, breached, merged,
+       {{sign}} * COUNT(*), {{sign}} * COUNT(resolved_at),
+       {{sign}} * COUNT(*) FILTER (WHERE reopened),
+       {{sign}} * COUNT(*) FILTER (WHERE resolved_at IS NOT NULL OR reopened),
+       {{sign}} * COALESCE(SUM(sat_sum), 0), {{sign}} * COALESCE(SUM(sat_n), 0),
+       {{sign}} * COALESCE(SUM(lat), 0), {{sign}} * COUNT(lat),
+       {{sign}} * COALESCE(SUM(lon), 0), {{sign}} * COUNT(lon)
+FROM case_facts WHERE {{where}}
+GROUP BY 1, 2, 3, 4, 5, 6
+ON CONFLICT (month, province_code, category, status, breached, merged) DO UPDATE SET
+    {", ".join(f"{m} = index_cube.{m} + EXCLUDED.{m}" for m in _MEASURES)}
+"""
+
+
+def rebuild(conn: Connection) -> None:
+    """Every case's facts and the whole cube, set-based (migration 0007, bulk loads)."""
+    conn.execute(text("DELETE FROM index_dirty"))
+    conn.execute(text("TRUNCATE case_facts, index_cube"))
+    # stored by province and owner: a province's cases share pages, and the per-owner
+    # table reads the owner index in heap order instead of jumping about
+    conn.execute(
+        text(
+            f"INSERT INTO case_facts ({FACTS_COLUMNS}) "
+            + FACTS_SELECT.format(cases="TRUE", complaints="TRUE")
+            + " ORDER BY c.province_code, c.owner, c.reported_at"
+        )
+    )
+    conn.execute(text(CUBE_DELTA.format(sign=1, where="TRUE")))
+
+
+def refresh(session: Session) -> int:
+    """Fold the queue into the facts and the cube; returns how many cases were refolded.
+
+    Runs on its own connection and commits (a reader's rollback must not undo it) unless
+    the session is bound to a connection, whose transaction it then joins."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return 0
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            return fold(conn)
+    return fold(session.connection())
+
+
+def fold(conn: Connection) -> int:
+    if not conn.execute(select(exists().select_from(IndexDirty))).scalar():
+        return 0
+    conn.execute(select(text(f"pg_advisory_xact_lock({LOCK_KEY})")))
+    ids = sorted(set(conn.scalars(delete(IndexDirty).returning(IndexDirty.case_id))))
+    if not ids:
+        return 0  # another reader folded them while this one waited for the lock
+    params: dict[str, Any] = {"ids": ids}
+    mine = "case_id = ANY(:ids)"
+    conn.execute(text(CUBE_DELTA.format(sign=-1, where=mine)), params)
+    conn.execute(text(f"DELETE FROM case_facts WHERE {mine}"), params)
+    conn.execute(
+        text(
+            f"INSERT INTO case_facts ({FACTS_COLUMNS}) "
+            + FACTS_SELECT.format(cases="c.id = ANY(:ids)", complaints=mine)
+        ),
+        params,
+    )
+    conn.execute(text(CUBE_DELTA.format(sign=1, where=mine)), params)
+    conn.execute(text("DELETE FROM index_cube WHERE n = 0"))
+    return len(ids)
+
+
+# --------------------------------------------------------------------------- the queue
+
+
+def touched_cases(session: Session) -> set[str]:
+    """Ids of the cases whose facts this flush may change: cases added or changed (and
+    the cases a merge or unmerge moved complaints between), and the cases of complaints
+    added, changed or moved."""
+    ids: set[str] = set()
+    for obj in chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, Case):
+            ids.add(obj.id)
+        elif isinstance(obj, Complaint) and obj.case_id:
+            ids.add(obj.case_id)
+    for obj in session.dirty:  # only a changed row has a former value (cheap to skip)
+        if isinstance(obj, Case):
+            ids.update(_history(obj, "merged_into"))
+        elif isinstance(obj, Complaint):
+            ids.update(_history(obj, "case_id"))
+    ids.discard("")
+    return ids
+
+
+def _history(obj: Any, attr: str) -> Iterable[str]:
+    hist = inspect(obj).attrs[attr].history
+    return (v for v in chain(hist.added or (), hist.deleted or ()) if isinstance(v, str))
+
+
+@event.listens_for(Session, "after_flush")
+def _queue_touched(session: Session, _ctx: Any) -> None:
+    """Every writer (API, workers, CLI, adapters) flushes through a Session: one INSERT
+    of the touched case ids, in the writer's own transaction."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    ids = touched_cases(session)
+    if ids:
+        session.connection().execute(insert(IndexDirty), [{"case_id": i} for i in sorted(ids)])

@@ -1,0 +1,446 @@
+"""The index's fast path on PostgreSQL: the same answers as the live queries, read from
+``case_facts`` (one narrow row per case) and ``index_cube`` (its sums by Bangkok month,
+province, category, status, breached and merged), which ``hub.index_facts`` keeps fresh.
+
+Counts, rates, satisfaction, groups by province/category/status/month and the province
+map come from the cube when the filters are its dimensions; a reported-date range takes
+the whole months inside it from the cube and the partial months at its ends from
+``case_facts``. Anything else (an owner, a party agency, an amphoe, a channel, ...) is
+answered from ``case_facts`` alone. Medians and 90th percentiles stay exact
+``percentile_cont`` over ``case_facts``: their cost grows with the matching cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from hub.cases import CLOSED
+from hub.exchange.tokens import Principal
+from hub.index_filters import BANGKOK_OFFSET_HOURS, Filters, sees_all, text_match
+from hub.models import CaseFacts, CaseParty, Complaint, IndexCube
+
+CUBE_DIMENSIONS = frozenset({"province", "category", "status", "month"})
+_BANGKOK = timedelta(hours=BANGKOK_OFFSET_HOURS)
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def facts_where(f: Filters, viewer: Principal) -> list[ColumnElement[bool]]:
+    """``hub.index_filters.where`` on ``case_facts``: the same cases, condition for
+    condition."""
+    conds: list[ColumnElement[bool]] = []
+    if not sees_all(viewer):
+        conds.append(_party(viewer.agency))
+    for values, column in (
+        (f.province, CaseFacts.province_code),
+        (f.amphoe, CaseFacts.amphoe_code),
+        (f.tambon, CaseFacts.tambon_code),
+        (f.category, CaseFacts.category),
+        (f.status, CaseFacts.status),
+        (f.owner, CaseFacts.owner),
+    ):
+        if values:
+            conds.append(column.in_(values))
+    if f.agency:
+        conds.append(
+            CaseFacts.case_id.in_(select(CaseParty.case_id).where(CaseParty.agency.in_(f.agency)))
+        )
+    conds += _complaint_conditions(f)
+    conds += _ranges(f)
+    if f.sla_breached is not None:
+        conds.append(CaseFacts.breached.is_(f.sla_breached))
+    if f.merged is not None:
+        conds.append(CaseFacts.merged.is_(f.merged))
+    return conds
+
+
+def _party(agency: str) -> ColumnElement[bool]:
+    return CaseFacts.case_id.in_(select(CaseParty.case_id).where(CaseParty.agency == agency))
+
+
+def _has_any(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    expr: ColumnElement[bool] = column.op("?|", return_type=Boolean)(
+        postgresql.array(sorted(values))
+    )
+    return expr
+
+
+def _complaint_conditions(f: Filters) -> list[ColumnElement[bool]]:
+    """One channel or one origin set: the case's folded lists answer it. Both, or text:
+    one complaint must match them all, which only the complaints can tell."""
+    if f.q or (f.channel and f.origin):
+        conds: list[ColumnElement[bool]] = []
+        if f.channel:
+            conds.append(Complaint.channel.in_(f.channel))
+        if f.origin:
+            conds.append(Complaint.origin_system.in_(f.origin))
+        if f.q:
+            conds.append(text_match(f.q))
+        return [CaseFacts.case_id.in_(select(Complaint.case_id).where(and_(*conds)))]
+    if f.channel:
+        return [_has_any(CaseFacts.channels, f.channel)]
+    if f.origin:
+        return [_has_any(CaseFacts.origins, f.origin)]
+    return []
+
+
+def _ranges(f: Filters) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if f.reported_from is not None:
+        conds.append(CaseFacts.reported_at >= f.reported_from)
+    if f.reported_to is not None:
+        conds.append(CaseFacts.reported_at < f.reported_to)
+    if f.resolved_from is not None:
+        conds.append(CaseFacts.resolved_at >= f.resolved_from)
+    if f.resolved_to is not None:
+        conds.append(CaseFacts.resolved_at < f.resolved_to)
+    return conds
+
+
+def is_open() -> ColumnElement[bool]:
+    return CaseFacts.status.not_in(sorted(CLOSED))
+
+
+def cube_answers(f: Filters, viewer: Principal) -> bool:
+    """Are these filters all dimensions of the cube (or a reported-date range)?"""
+    return sees_all(viewer) and not (
+        f.amphoe
+        or f.tambon
+        or f.owner
+        or f.agency
+        or f.channel
+        or f.origin
+        or f.q
+        or f.resolved_from
+        or f.resolved_to
+    )
+
+
+# --------------------------------------------------------------------------- months
+
+
+def month_start(when: datetime, *, up: bool) -> datetime:
+    """The start (UTC) of the Bangkok month holding ``when``, or of the next one when
+    ``up`` and ``when`` is not itself a month's start."""
+    local = (when.astimezone(UTC) + _BANGKOK).replace(tzinfo=None)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if up and start != local:
+        start = (start + timedelta(days=32)).replace(day=1)
+    return (start - _BANGKOK).replace(tzinfo=UTC)
+
+
+def _label(start: datetime) -> str:
+    return (start + _BANGKOK).strftime("%Y-%m")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which reported times the cube answers (whole Bangkok months ``[low, high)``; None
+    is unbounded) and which ``case_facts`` must (the rest of the filter's range)."""
+
+    low: datetime | None
+    high: datetime | None
+    empty: bool  # no whole month inside the range: case_facts answers all of it
+
+    @classmethod
+    def of(cls, f: Filters) -> Window:
+        low = None if f.reported_from is None else month_start(f.reported_from, up=True)
+        high = None if f.reported_to is None else month_start(f.reported_to, up=False)
+        empty = low is not None and high is not None and low >= high
+        return cls(low, high, empty)
+
+    def cube(self) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = []
+        if self.low is not None or self.high is not None:
+            conds.append(IndexCube.month != "")  # a case without a time is in no range
+        if self.low is not None:
+            conds.append(IndexCube.month >= _label(self.low))
+        if self.high is not None:
+            conds.append(IndexCube.month < _label(self.high))
+        return conds
+
+    def edges(self) -> ColumnElement[bool] | None:
+        """The facts outside the cube's months (None: there are none)."""
+        parts: list[ColumnElement[bool]] = []
+        if self.low is not None:
+            parts.append(CaseFacts.reported_at < self.low)
+        if self.high is not None:
+            parts.append(CaseFacts.reported_at >= self.high)
+        return or_(*parts) if parts else None
+
+
+# --------------------------------------------------------------------------- the source
+
+
+def _one(cond: Any) -> ColumnElement[int]:
+    return case((cond, 1), else_=0)
+
+
+def _facts_rows(conds: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    """Cases as cube-shaped rows of one case each."""
+    columns: list[Any] = [
+        func.coalesce(CaseFacts.month, "").label("month"),
+        func.coalesce(CaseFacts.province_code, "").label("province_code"),
+        CaseFacts.category,
+        CaseFacts.status,
+        CaseFacts.breached,
+        CaseFacts.merged,
+        literal(1, Integer).label("n"),
+        _one(CaseFacts.resolved_at.is_not(None)).label("resolved"),
+        _one(CaseFacts.reopened).label("reopened"),
+        _one(or_(CaseFacts.resolved_at.is_not(None), CaseFacts.reopened)).label("ever_resolved"),
+        CaseFacts.sat_sum,
+        CaseFacts.sat_n,
+        func.coalesce(CaseFacts.lat, 0.0).label("lat_sum"),
+        _one(CaseFacts.lat.is_not(None)).label("lat_n"),
+        func.coalesce(CaseFacts.lon, 0.0).label("lon_sum"),
+        _one(CaseFacts.lon.is_not(None)).label("lon_n"),
+    ]
+    return select(*columns).where(*conds)
+
+
+def _cube_rows(f: Filters, window: Window) -> Select[Any]:
+    conds = window.cube()
+    for values, column in (
+        (f.province, IndexCube.province_code),
+        (f.category, IndexCube.category),
+        (f.status, IndexCube.status),
+    ):
+        if values:
+            conds.append(column.in_(values))
+    if f.sla_breached is not None:
+        conds.append(IndexCube.breached.is_(f.sla_breached))
+    if f.merged is not None:
+        conds.append(IndexCube.merged.is_(f.merged))
+    columns: list[Any] = [
+        IndexCube.month,
+        IndexCube.province_code,
+        IndexCube.category,
+        IndexCube.status,
+        IndexCube.breached,
+        IndexCube.merged,
+        IndexCube.n,
+        IndexCube.resolved,
+        IndexCube.reopened,
+        IndexCube.ever_resolved,
+        IndexCube.sat_sum,
+        IndexCube.sat_n,
+        IndexCube.lat_sum,
+        IndexCube.lat_n,
+        IndexCube.lon_sum,
+        IndexCube.lon_n,
+    ]
+    return select(*columns).where(*conds)
+
+
+def source(f: Filters, viewer: Principal) -> Subquery:
+    """The matching cases as weighted cube-shaped rows: cube cells where they answer,
+    single cases elsewhere. Summing any measure over it gives the live figure."""
+    conds = facts_where(f, viewer)
+    if not cube_answers(f, viewer):
+        return _facts_rows(conds).subquery("src")
+    window = Window.of(f)
+    if window.empty:
+        return _facts_rows(conds).subquery("src")
+    edges = window.edges()
+    if edges is None:
+        return _cube_rows(f, window).subquery("src")
+    return union_all(_cube_rows(f, window), _facts_rows([*conds, edges])).subquery("src")
+
+
+def _open_of(src: Subquery) -> ColumnElement[bool]:
+    return src.c.status.not_in(sorted(CLOSED))
+
+
+def _sum_if(src: Subquery, cond: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((cond, src.c.n), else_=0)), 0)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def totals(session: Session, f: Filters, viewer: Principal) -> dict[str, Any]:
+    """Rates and satisfaction (``hub.index_stats._rates``, ``_satisfaction``) in one read."""
+    src = source(f, viewer)
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(src.c.n), 0),
+            _sum_if(src, src.c.breached),
+            func.coalesce(func.sum(src.c.reopened), 0),
+            func.coalesce(func.sum(src.c.ever_resolved), 0),
+            # numeric / numeric, which is what avg(smallint) computes
+            func.sum(src.c.sat_sum) / func.nullif(func.sum(src.c.sat_n), 0),
+            func.coalesce(func.sum(src.c.sat_n), 0),
+        )
+    ).one()
+    total, n_breached, n_reopened, n_resolved = (int(v or 0) for v in row[:4])
+    mean, n_rated = row[4], int(row[5] or 0)
+    return {
+        "total": total,
+        "sla_breach_rate": n_breached / total if total else None,
+        "reopen_rate": n_reopened / n_resolved if n_resolved else None,
+        "satisfaction": {"mean": float(mean) if mean is not None else None, "count": n_rated},
+    }
+
+
+def groups(
+    session: Session, f: Filters, viewer: Principal, group_by: Sequence[str]
+) -> list[dict[str, Any]]:
+    if set(group_by) <= CUBE_DIMENSIONS:
+        src = source(f, viewer)
+        exprs = [
+            func.nullif(src.c[_CUBE_KEYS[name]], "").label(name)
+            if name in ("province", "month")
+            else src.c[_CUBE_KEYS[name]].label(name)
+            for name in group_by
+        ]
+        stmt: Select[Any] = (
+            select(*exprs, func.sum(src.c.n).label("count"))
+            .group_by(*exprs)
+            .having(func.sum(src.c.n) > 0)
+        )
+    else:
+        stmt = _facts_groups(f, viewer, group_by)
+    rows = [{**r._mapping, "count": int(r._mapping["count"])} for r in session.execute(stmt)]
+    return sorted(rows, key=lambda r: (-r["count"], *(str(r[d]) for d in group_by)))
+
+
+_CUBE_KEYS = {"province": "province_code", "category": "category", "status": "status"}
+_CUBE_KEYS["month"] = "month"
+_FACT_KEYS: dict[str, Any] = {
+    "province": CaseFacts.province_code,
+    "category": CaseFacts.category,
+    "status": CaseFacts.status,
+    "agency": CaseFacts.owner,
+    "month": CaseFacts.month,
+}
+
+
+def _facts_groups(f: Filters, viewer: Principal, group_by: Sequence[str]) -> Select[Any]:
+    """A case counts once under each distinct channel of its complaints."""
+    channel = func.jsonb_array_elements_text(CaseFacts.channels).table_valued("value")
+    exprs = [
+        channel.c.value.label(name) if name == "channel" else _FACT_KEYS[name].label(name)
+        for name in group_by
+    ]
+    stmt = select(*exprs, func.count().label("count")).select_from(CaseFacts)
+    if "channel" in group_by:
+        stmt = stmt.join(channel, true())
+    return stmt.where(*facts_where(f, viewer)).group_by(*exprs)
+
+
+def backlog_counts(
+    session: Session, f: Filters, viewer: Principal, buckets: ColumnElement[str]
+) -> dict[str, int]:
+    aged = select(buckets.label("bucket")).where(*facts_where(f, viewer), is_open()).subquery()
+    return {
+        bucket: int(n)
+        for bucket, n in session.execute(
+            select(aged.c.bucket, func.count()).group_by(aged.c.bucket)
+        )
+    }
+
+
+def performance_rows(session: Session, f: Filters, viewer: Principal) -> Any:
+    """Per owner and per province (GROUPING SETS): counts and the exact percentiles."""
+    fractions = postgresql.array([0.5, 0.9])
+    stmt = (
+        select(
+            CaseFacts.owner,
+            CaseFacts.province_code,
+            func.grouping(CaseFacts.owner).label("per_province"),
+            func.count().label("cases"),
+            func.count(case((is_open(), 1))).label("open"),
+            func.count(CaseFacts.resolved_at).label("resolved"),
+            func.count(case((CaseFacts.breached, 1))).label("breached"),
+            func.percentile_cont(fractions).within_group(CaseFacts.accept_h).label("a"),
+            func.percentile_cont(fractions).within_group(CaseFacts.resolve_h).label("r"),
+        )
+        .where(*facts_where(f, viewer))
+        .group_by(func.grouping_sets(CaseFacts.owner, CaseFacts.province_code))
+    )
+    return session.execute(stmt)
+
+
+# --------------------------------------------------------------------------- map and count
+
+
+def province_points(session: Session, f: Filters, viewer: Principal) -> list[tuple[Any, ...]]:
+    """``(province, mean lon, mean lat, count, open, breached)`` per province."""
+    src = source(f, viewer)
+    stmt = (
+        select(
+            src.c.province_code,
+            func.sum(src.c.lon_sum) / func.nullif(func.sum(src.c.lon_n), 0),
+            func.sum(src.c.lat_sum) / func.nullif(func.sum(src.c.lat_n), 0),
+            func.sum(src.c.n),
+            _sum_if(src, _open_of(src)),
+            _sum_if(src, src.c.breached),
+        )
+        .where(src.c.province_code != "")
+        .group_by(src.c.province_code)
+        .having(func.sum(src.c.n) > 0)
+        .order_by(src.c.province_code)
+    )
+    return [
+        (code, lon, lat, int(n), int(n_open), int(n_breached))
+        for code, lon, lat, n, n_open, n_breached in session.execute(stmt)
+    ]
+
+
+def amphoe_points(session: Session, f: Filters, viewer: Principal) -> list[tuple[Any, ...]]:
+    stmt = (
+        select(
+            CaseFacts.amphoe_code,
+            func.avg(CaseFacts.lon),
+            func.avg(CaseFacts.lat),
+            func.count(),
+            func.count(case((is_open(), 1))),
+            func.count(case((CaseFacts.breached, 1))),
+        )
+        .where(*facts_where(f, viewer), CaseFacts.amphoe_code.is_not(None))
+        .group_by(CaseFacts.amphoe_code)
+        .order_by(CaseFacts.amphoe_code)
+    )
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+def matching_ids(f: Filters, viewer: Principal) -> Select[Any]:
+    """The matching cases' ids, for counting (``hub.index.count``)."""
+    return select(CaseFacts.case_id).where(*facts_where(f, viewer))
+
+
+__all__ = [
+    "amphoe_points",
+    "backlog_counts",
+    "cube_answers",
+    "facts_where",
+    "groups",
+    "matching_ids",
+    "performance_rows",
+    "province_points",
+    "source",
+    "totals",
+]
