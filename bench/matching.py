@@ -8,7 +8,12 @@ Run: ``.venv/bin/python bench/matching.py`` (a few seconds). Prints
    (both records pass the family/distance/time gates, so only text similarity decides:
    the honest figure for the text part of the matcher);
 2. a small sweep of ``min_similarity`` and ``max_distance_m``;
-3. the time to match one new complaint against 10,000 synthetic open cases in memory.
+3. the time to match one new complaint against 10,000 synthetic open cases in memory;
+4. with ``HUB_DATABASE_URL`` set to a loaded database (``bench/index.py --keep`` leaves a
+   million cases in ``hub_bench_index``): the time of :func:`hub.matching.find_duplicate`
+   (the candidate query plus the comparison) for new complaints placed near existing cases,
+   beside a primary-key lookup in the same session (the floor) and their ratio. The
+   database is only read; ``--lookups N`` sets how many (default 300).
 
 Like every benchmark here it prints figures and asserts nothing (see bench/README.md); the
 quality floors are asserted by ``tests/unit/test_matching.py``.
@@ -17,6 +22,7 @@ quality floors are asserted by ``tests/unit/test_matching.py``.
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import sys
@@ -181,6 +187,56 @@ def time_per_match(
     return statistics.median(timings), timings[int(0.95 * (len(timings) - 1))]
 
 
+def time_lookups(database_url: str, n: int, seed: int = 7) -> None:
+    """Print p50/p95 of ``find_duplicate`` on a real database next to a primary-key lookup."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from hub.db import make_engine
+    from hub.matching import find_duplicate
+    from hub.models import Case
+
+    rng = random.Random(seed)
+    with Session(make_engine(database_url)) as session:
+        total = session.scalar(select(func.count()).select_from(Case)) or 0
+        if total == 0:
+            print("lookup: the database holds no cases; load one with bench/index.py")
+            return
+        newest = session.scalar(select(func.max(Case.opened_at)))
+        near = session.execute(
+            select(Case.id, Case.category, Case.lat, Case.lon)
+            .where(Case.lat.is_not(None))
+            .order_by(Case.opened_at.desc())
+            .limit(20 * n)
+        ).all()
+        picks = [near[rng.randrange(len(near))] for _ in range(n)]
+        lookups: list[float] = []
+        floors: list[float] = []
+        for i, row in enumerate(picks):
+            start = time.perf_counter()
+            session.get(Case, row.id, populate_existing=True)
+            floors.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            find_duplicate(
+                session,
+                category=row.category,
+                lat=row.lat + rng.uniform(-0.0005, 0.0005),
+                lon=row.lon + rng.uniform(-0.0005, 0.0005),
+                reported_at=newest,
+                text=rng.choice(_PHRASES) + f" {i}",
+            )
+            lookups.append(time.perf_counter() - start)
+    lookups.sort()
+    floors.sort()
+    p50, p95 = statistics.median(lookups), lookups[int(0.95 * (len(lookups) - 1))]
+    floor = statistics.median(floors)
+    print(
+        f"lookup: find_duplicate on {total:,} cases ({make_engine(database_url).dialect.name}):"
+        f" p50 {p50 * 1e3:.2f} ms, p95 {p95 * 1e3:.2f} ms; primary-key lookup p50"
+        f" {floor * 1e3:.2f} ms; ratio p50/floor {p50 / floor:.1f}"
+    )
+
+
 def main() -> None:
     pairs = load_pairs()
     policy = MatchPolicy()
@@ -233,6 +289,12 @@ def main() -> None:
         f"speed: one new complaint vs 10,000 open cases in memory: "
         f"median {median * 1e3:.2f} ms, p95 {p95 * 1e3:.2f} ms"
     )
+    url = os.environ.get("HUB_DATABASE_URL")
+    if url:
+        n = int(sys.argv[sys.argv.index("--lookups") + 1]) if "--lookups" in sys.argv else 300
+        time_lookups(url, n)
+    else:
+        print("lookup: set HUB_DATABASE_URL to a loaded database to time find_duplicate")
 
 
 if __name__ == "__main__":

@@ -157,6 +157,14 @@ class Case(Base):
         Index("ix_cases_category_reported", "category", "reported_at", "id"),
         Index("ix_cases_status_reported", "status", "reported_at", "id"),
         Index("ix_cases_owner_reported", "owner", "reported_at", "id"),
+        # the duplicate matcher's place lookup (hub.matching): unmerged cases in a small box
+        Index(
+            "ix_cases_lat_lon",
+            "lat",
+            "lon",
+            postgresql_where=text("merged_into IS NULL"),
+            sqlite_where=text("merged_into IS NULL"),
+        ),
     )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(32), index=True)
