@@ -79,13 +79,14 @@ def deliver_due(
     for _ in range(rounds):
         with hub.transaction() as s:
             now = hub.now()
+            mode, endpoint = outbox.agency_mode(s, destination)
+            if mode != "push" or not endpoint:
+                return delivered  # a pull agency fetches its own: no lease, nothing to load
             if not outbox.take_lease(
                 s, destination, owner=owner, now=now, seconds=tuning.lease_seconds
             ):
                 return delivered
-            mode, endpoint = outbox.agency_mode(s, destination)
-            due = outbox.next_in_order(s, destination, now=now, limit=tuning.batch)
-            work = [(d.id, d.case_id) for d in due] if mode == "push" and endpoint else []
+            work = outbox.due_keys(s, destination, now=now, limit=tuning.batch)
         if not work:
             if _release_and_recheck(hub, destination, owner=owner, tuning=tuning):
                 continue  # work arrived while we held the lease: its own job may have given up
@@ -113,7 +114,7 @@ def _release_and_recheck(hub: Hub, destination: str, *, owner: str, tuning: Deli
     with hub.transaction() as s:
         outbox.release_lease(s, destination, owner=owner)
     with hub.transaction() as s:
-        return bool(outbox.next_in_order(s, destination, now=hub.now(), limit=1))
+        return bool(outbox.due_keys(s, destination, now=hub.now(), limit=1))
 
 
 class _Counter:

@@ -86,3 +86,40 @@ def test_rq_jobs_deliver_and_the_sweeper_recovers_a_flushed_queue(
     _wait_all_delivered(hub, 6, timeout=5)
     assert mwa.total_calls() == 6 and mwa.duplicates() == 0
     conn.flushdb()
+
+
+def test_waking_a_pull_agency_takes_no_lease_and_loads_nothing(hub, agencies):
+    """A pull agency fetches its own forwards; a wake for it (every intake sends one) must
+    not lease it or read its backlog. It once read up to 400 deliveries five times over."""
+    from sqlalchemy import event
+
+    from hub.exchange.dispatch import deliver_due
+    from hub.exchange.jobs import Delivery as Tuning
+    from hub.models import Destination
+
+    agencies.enrol("bma")  # pull: the default
+    sender = agencies.enrol("ops1111", kind="hotline", areas=[], roles=["submit"])
+    for i in range(5):
+        sender.client.send("complaint.submit", traffy_complaint(i))
+    with hub.transaction() as s:
+        pending = s.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.destination == "bma")
+        )
+    assert pending == 5
+    statements: list[str] = []
+
+    def listen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(hub.engine, "before_cursor_execute", listen)
+    try:
+        assert deliver_due(hub, "bma", http=httpx.Client(), tuning=Tuning()) == 0
+    finally:
+        event.remove(hub.engine, "before_cursor_execute", listen)
+    assert not [q for q in statements if "deliveries" in q or "destinations" in q]
+    with hub.transaction() as s:
+        assert s.get(Destination, "bma") is None  # never leased
+        assert (
+            s.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == "pending"))
+            == 5
+        )
