@@ -24,22 +24,24 @@ def inbox(token_info: dict[str, Any], limit: int = 100) -> Reply:
 
 
 def inbox_acks(token_info: dict[str, Any], acks: list[str]) -> Reply:
+    """All the acks of one request in one transaction: each is checked on its own before
+    anything is written, so a refused ack changes nothing and does not stop the others."""
     principal = caller(token_info)
     h = hub()
-    results: list[dict[str, Any]] = []
-    for i, raw in enumerate(acks):
-        try:
-            with h.transaction() as s:
-                d = outbox.record_ack(
-                    s,
-                    raw.encode("utf-8", "surrogatepass"),
-                    policy=policy_for(h.settings),
-                    now=h.now(),
-                    expect_from=principal.agency,
-                )
-                results.append({"index": i, "status": 200, "message_id": d.forward_id})
-        except HubError as exc:
-            results.append({"index": i, "status": exc.status, "problem": exc.to_problem()})
+    with h.transaction() as s:
+        recorded = outbox.record_acks(
+            s,
+            [raw.encode("utf-8", "surrogatepass") for raw in acks],
+            policy=policy_for(h.settings),
+            now=h.now(),
+            expect_from=principal.agency,
+        )
+    results: list[dict[str, Any]] = [
+        {"index": i, "status": r.status, "problem": r.to_problem()}
+        if isinstance(r, HubError)
+        else {"index": i, "status": 200, "message_id": r.forward_id}
+        for i, r in enumerate(recorded)
+    ]
     return ok({"results": results})
 
 

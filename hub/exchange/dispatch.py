@@ -206,26 +206,38 @@ def _record_round(
     """Every outcome of a round in one transaction, in the round's order (the breaker
     counts failures in a row). A bad ack is a failure; an untried delivery goes back to
     how it was before the claim."""
-    acks = policy_for(hub.settings)
     sent = 0
     with hub.transaction() as s:
         now = hub.now()
+        answered = [c.id for c in claimed if (o := outcomes.get(c.id)) and o.ack is not None]
+        recorded = dict(
+            zip(
+                answered,
+                outbox.record_acks(
+                    s,
+                    [outcomes[i].ack or b"" for i in answered],
+                    policy=policy_for(hub.settings),
+                    now=now,
+                    expect_from=destination,
+                ),
+                strict=True,
+            )
+        )
         for c in claimed:
             o = outcomes.get(c.id)
             if o is None:
                 outbox.unclaim(s, c)
                 continue
             error = o.error
-            if o.ack is not None:
-                try:
-                    outbox.record_ack(s, o.ack, policy=acks, now=now, expect_from=destination)
-                    outbox.destination_result(
-                        s, destination, ok=True, error=None, now=now, policy=tuning.retry
-                    )
-                    sent += 1
-                    continue
-                except HubError as exc:
-                    error = f"bad ack ({exc.slug}): {exc.detail}"
+            result = recorded.get(c.id)
+            if isinstance(result, HubError):
+                error = f"bad ack ({result.slug}): {result.detail}"
+            elif result is not None:
+                outbox.destination_result(
+                    s, destination, ok=True, error=None, now=now, policy=tuning.retry
+                )
+                sent += 1
+                continue
             log.info("delivery %s to %s failed: %s", c.id, destination, error)
             outbox.fail(
                 s,

@@ -6,6 +6,7 @@ faults switched on and off; time is the hub's fake clock, moved by hand past ret
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 
@@ -219,3 +220,54 @@ def test_an_agency_offered_a_case_by_a_forward_gets_the_signed_complaints_with_i
         ]
         assert got.forward["body"]["complaints"] == [submitted]  # the exact bytes
         assert schema.validate("hub.forward", got.forward["body"]) == []
+
+
+def test_one_request_of_mixed_acks_answers_each_and_records_only_the_good(hub, agencies, bma):
+    """The acks of one round are checked one by one before anything is written: a forged,
+    garbled or wrong-bytes ack is refused with its own problem and changes nothing, a
+    repeat in the same round is harmless, and every good ack is logged once."""
+    mwa = agencies.enrol(
+        "mwa", kind="state_enterprise", areas=["10"], categories=["water_supply"], mode="pull"
+    )
+    other = agencies.enrol("mea", kind="state_enterprise")
+    for i in range(3):
+        bma.client.send("complaint.submit", water(i))
+    waiting = mwa.client.pull()
+    good = [
+        mwa.client.envelope("delivery.ack", _ack_body(f), id=f"ack:{i}")
+        for i, f in enumerate(waiting)
+    ]
+    wrong_bytes = mwa.client.envelope(
+        "delivery.ack", {"message_id": waiting[2]["message_id"], "payload_sha256": "0" * 64}
+    )
+    forged = other.client.envelope("delivery.ack", _ack_body(waiting[2]))
+    head, body, _ = good[2].split(".")
+    tampered = ".".join([head, body, good[1].split(".")[2]])  # another ack's signature
+    with hub.transaction() as s:
+        leaves_before = translog.size(s)
+    answer = mwa.client.post(
+        "/v1/inbox/acks",
+        [good[0], wrong_bytes, tampered, good[1], good[0], forged],
+    )
+    statuses = [r["status"] for r in answer["results"]]
+    assert statuses == [200, 409, 401, 200, 200, 403]
+    assert answer["results"][2]["problem"]["type"].endswith("/bad-signature")
+    assert [r["index"] for r in answer["results"]] == list(range(6))
+    assert states(hub) == {"delivered": 2, "pending": 1}
+    with hub.transaction() as s:
+        acks = s.scalars(select(Envelope).where(Envelope.type == "delivery.ack")).all()
+        assert sorted(a.message_id for a in acks) == ["ack:0", "ack:1"]  # logged once each
+        assert all(a.log_index is not None for a in acks)
+        assert translog.size(s) == leaves_before + 2
+        third = s.scalars(
+            select(Delivery).where(Delivery.forward_id == waiting[2]["message_id"])
+        ).one()
+        assert third.state == "pending" and third.ack_envelope_id is None
+
+
+def _ack_body(forward: dict[str, str]) -> dict[str, str]:
+    payload = parse_compact(forward["jws"]).payload
+    return {
+        "message_id": forward["message_id"],
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+    }
