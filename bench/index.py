@@ -2054,6 +2054,47 @@ def export_figure(wl: Workload, sessions: Any, *, reps: int) -> Figure:
 # --------------------------------------------------------------------------- EXPLAIN
 
 
+def fold_figure(url: str, queued: int) -> str:
+    """What the background fold costs (``hub.background``): ``queued`` random cases put on
+    the dirty queue, as an import would, then folded in batches of ``FOLD_BATCH`` queue
+    entries, one transaction each, as the fold thread does. Each batch holds the fold's
+    lock for its whole time: a reader arriving meanwhile waits at most that long. Refolding
+    an unchanged case changes nothing, so the database stays as loaded."""
+    from sqlalchemy import text as sql
+
+    from hub.background import FOLD_BATCH
+    from hub.db import make_engine
+    from hub.index_facts import fold
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sql(
+                    "INSERT INTO index_dirty (case_id) "
+                    "SELECT id FROM cases ORDER BY md5(id || :seed) LIMIT :n"
+                ),
+                {"n": queued, "seed": "fold"},
+            )
+        batches: list[float] = []
+        folded = 0
+        while True:
+            t = time.perf_counter()
+            with engine.begin() as conn:
+                n = fold(conn, limit=FOLD_BATCH)
+            if not n:
+                break
+            batches.append(time.perf_counter() - t)
+            folded += n
+    finally:
+        engine.dispose()
+    return (
+        f"fold: {folded:,} queued cases in {len(batches)} batch(es) of {FOLD_BATCH:,}: "
+        f"{sum(batches):.1f} s in all, per batch p50 {percentile(batches, 50) * 1e3:.0f} ms, "
+        f"max {max(batches, default=0) * 1e3:.0f} ms (a reader waits at most one batch)"
+    )
+
+
 def explain(url: str, plan: Plan) -> str:
     """Run the slowest repetition again, record its SQL, and EXPLAIN (ANALYZE, BUFFERS) each
     statement that took a noticeable share of the time."""
@@ -2320,6 +2361,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--target-ms", type=float, default=100.0, help="p95 target per query")
     p.add_argument("--explain-all", action="store_true", help="EXPLAIN every query, not misses")
     p.add_argument(
+        "--fold",
+        type=int,
+        default=0,
+        metavar="N",
+        help="queue N random cases and time folding them in background-sized batches",
+    )
+    p.add_argument(
         "--only", default="", help='query names to run, ";"-separated ("count, filtered;http")'
     )
     args = p.parse_args(argv)
@@ -2375,6 +2423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         print("hub.index is not there yet: no queries to time")
         return 0
+    if args.fold and is_postgres(url):
+        print(fold_figure(url, args.fold))
     print(f"\nqueries: {args.reps} repetitions each, warm, parameters varied (seeded)")
     only = [s.strip() for s in args.only.split(";") if s.strip()]
     figures, floor = run_queries(url, model, reps=args.reps, only=only,

@@ -242,7 +242,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from hub.app import create_app
-    from hub.background import start_head_publisher, start_sla_checker
+    from hub.background import start_head_publisher, start_index_folder, start_sla_checker
     from hub.exchange.dispatch import start_dispatcher
     from hub.migrate import upgrade
     from hub.services import build_hub
@@ -252,6 +252,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     hub = build_hub(settings)
     start_head_publisher(hub)
     start_sla_checker(hub)
+    start_index_folder(hub)
     start_dispatcher(hub)
     print(f"hub API on http://{settings.host}:{settings.port}  (docs: /v1/ui/)", flush=True)
     if args.workers > 1:
@@ -282,14 +283,18 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from hub.background import start_index_folder
     from hub.exchange import jobs
     from hub.exchange.dispatch import RqDispatcher
     from hub.services import build_hub
 
-    sweeper = RqDispatcher(build_hub(settings, create_key=False))
+    hub = build_hub(settings, create_key=False)
+    sweeper = RqDispatcher(hub)
+    folder = start_index_folder(hub)
     try:
         jobs.work(settings.redis_url, burst=args.burst)
     finally:
+        folder.set()
         sweeper.stop()
     return 0
 

@@ -5,7 +5,8 @@ e-mail addresses and national IDs (``hub.privacy``), coordinates are rounded to 
 110 m, and neither the sealed ``personal`` column nor the complaint record is ever read
 (the citizen's satisfaction rating comes from its own derived column). Text search runs
 over ``complaints.public_text``, the scrubbed copy, so nobody can find a complaint by its
-reporter's phone number. Statistics and the map are in ``hub.index_stats``.
+reporter's phone number (on PostgreSQL over its narrow copy in ``complaint_texts``, kept by
+``hub.index_facts``). Statistics and the map are in ``hub.index_stats``.
 
 Pages are keyset pages on ``(sort key, case id)``: a cursor names the last row seen, so
 rows inserted meanwhile never shift a page (nothing is skipped or repeated).
@@ -44,9 +45,10 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from hub import index_fast as fast
 from hub.errors import FieldError, NotFound, RequestInvalid
 from hub.exchange.tokens import Principal
-from hub.index_filters import Filters, dialect, iso, rounded, visible, where
+from hub.index_facts import refresh
+from hub.index_filters import Filters, dialect, iso, rounded, sees_all, visible, where
 from hub.index_stats import map_geojson, stats, use_fast
-from hub.models import Case, CaseEvent, CaseParty, Complaint, satisfaction_of
+from hub.models import Case, CaseEvent, CaseParty, Complaint, IndexParty, satisfaction_of
 from hub.privacy import public_text, scrub
 
 __all__ = [
@@ -123,17 +125,23 @@ def search(
     sort: str = "-reported_at",
     limit: int = 50,
     cursor: str | None = None,
+    live: bool = False,
 ) -> dict[str, Any]:
     """One page: ``{"items": [...], "next_cursor": str | None}``.
+
+    On PostgreSQL (unless ``live``) a text search reads ``complaint_texts`` and an
+    agency's own view (newest or oldest first) walks ``index_parties``, after the fold;
+    the same cases in the same order as the live tables give.
 
     Raises RequestInvalid (pointer ``/query/cursor``) for a cursor this index did not issue
     for these filters and sort, and (``/query/sort``) for an unknown sort.
     """
     key, descending = _sort_key(sort)
-    stmt = select(Case).where(*where(f, viewer))
+    stmt, order_key, order_id = _search_statement(session, f, viewer, key, live)
     if cursor is not None:
-        stmt = stmt.where(_after(key, descending, _decode(cursor, f, sort)))
-    stmt = stmt.order_by(*_order(key, descending)).limit(limit + 1)
+        position = _decode(cursor, f, sort)
+        stmt = stmt.where(_after(order_key, order_id, descending, position))
+    stmt = stmt.order_by(*_order(order_key, order_id, descending)).limit(limit + 1)
     cases = list(session.scalars(stmt))
     more, cases = len(cases) > limit, cases[:limit]
     last = cases[-1] if cases else None
@@ -146,16 +154,21 @@ def search(
 def count(session: Session, f: Filters, *, viewer: Principal, live: bool = False) -> dict[str, Any]:
     """``{"total": int, "exact": bool}``: exact up to :data:`EXACT_COUNT_LIMIT` (with text,
     :data:`TEXT_COUNT_LIMIT`; always exact on SQLite), else PostgreSQL's row estimate for
-    the same query, never below the limit. Without text, PostgreSQL counts the narrow
-    ``case_facts`` (``hub.index_fast``; a channel or origin is a column there, not a join
-    to the complaints) unless ``live``."""
+    the same query, never below the limit. PostgreSQL counts the narrow ``case_facts``
+    (``hub.index_fast``; a channel or origin is a column there, text is matched in the
+    narrow ``complaint_texts``) unless ``live``."""
     matching = select(Case.id).where(*where(f, viewer))
     if dialect(session) != "postgresql":
         return {"total": session.scalar(_counted(matching)) or 0, "exact": True}
-    if not f.q and use_fast(session, live):
-        matching = fast.matching_ids(f, viewer)
     cap = TEXT_COUNT_LIMIT if f.q else EXACT_COUNT_LIMIT
-    capped: int = session.scalar(_counted(matching.limit(cap + 1))) or 0
+    found: int | None = None
+    if use_fast(session, live):
+        matching = fast.matching_ids(f, viewer)
+        if fast.wants_texts(f):
+            found = fast.text_count(session, f, viewer, cap)
+    capped: int = (
+        found if found is not None else session.scalar(_counted(matching.limit(cap + 1))) or 0
+    )
     if capped <= cap:
         return {"total": capped, "exact": True}
     plan = session.execute(_Explain(matching)).scalar_one()
@@ -299,6 +312,28 @@ def _item(case: Case, agencies: list[str], complaints: list[Any]) -> dict[str, A
 # --------------------------------------------------------------------------- keyset
 
 
+def _search_statement(
+    session: Session, f: Filters, viewer: Principal, key: InstrumentedAttribute[Any], live: bool
+) -> tuple[Select[Any], Any, Any]:
+    """The page's query and the ``(key, id)`` columns it is ordered by.
+
+    An agency's own cases by ``reported_at`` are a backward range of ``index_parties``
+    (agency, reported_at, case_id), each joined to its case: fifty rows read, not all of
+    the agency's cases sorted. Its ``reported_at`` is the case's, once folded."""
+    postgres = not live and dialect(session) == "postgresql"
+    own = postgres and not sees_all(viewer) and key.key == "reported_at"
+    texts = postgres and fast.wants_texts(f)
+    if own or texts:
+        refresh(session)
+    stmt = select(Case).where(*where(f, viewer, texts=texts, visibility=not own))
+    if not own:
+        return stmt, key, Case.id
+    stmt = stmt.join(
+        IndexParty, and_(IndexParty.case_id == Case.id, IndexParty.agency == viewer.agency)
+    )
+    return stmt, IndexParty.reported_at, IndexParty.case_id
+
+
 def _sort_key(sort: str) -> tuple[InstrumentedAttribute[Any], bool]:
     if sort.removeprefix("-") not in SORTS:
         raise RequestInvalid(
@@ -308,31 +343,34 @@ def _sort_key(sort: str) -> tuple[InstrumentedAttribute[Any], bool]:
     return SORTS[sort.removeprefix("-")][0], sort.startswith("-")
 
 
-def _order(key: InstrumentedAttribute[Any], descending: bool) -> list[Any]:
+def _order(key: InstrumentedAttribute[Any], ident: Any, descending: bool) -> list[Any]:
     """NULL is the largest value on both backends (SQLite's default is the opposite)."""
     if not _nullable(key):
-        return [key.desc(), Case.id.desc()] if descending else [key.asc(), Case.id.asc()]
+        return [key.desc(), ident.desc()] if descending else [key.asc(), ident.asc()]
     if descending:
-        return [key.desc().nulls_first(), Case.id.desc()]
-    return [key.asc().nulls_last(), Case.id.asc()]
+        return [key.desc().nulls_first(), ident.desc()]
+    return [key.asc().nulls_last(), ident.asc()]
 
 
 def _after(
-    key: InstrumentedAttribute[Any], descending: bool, position: tuple[datetime | None, str]
+    key: InstrumentedAttribute[Any],
+    ident: Any,
+    descending: bool,
+    position: tuple[datetime | None, str],
 ) -> ColumnElement[bool]:
     """Rows strictly after ``position`` in the page order (NULL keys last ascending, first
     descending)."""
     value, case_id = position
     if value is None:
-        beyond_id = Case.id < case_id if descending else Case.id > case_id
+        beyond_id = ident < case_id if descending else ident > case_id
         tail = and_(key.is_(None), beyond_id)
         return or_(key.is_not(None), tail) if descending else tail
     # a row-value comparison is one index range condition on PostgreSQL (an OR of the two
     # cases is a filter, which makes a deep page scan everything before it)
-    here = tuple_(literal(value, key.type), literal(case_id, Case.id.type))
+    here = tuple_(literal(value, key.type), literal(case_id, ident.type))
     if descending:
-        return tuple_(key, Case.id) < here
-    later = tuple_(key, Case.id) > here
+        return tuple_(key, ident) < here
+    later = tuple_(key, ident) > here
     return or_(later, key.is_(None)) if _nullable(key) else later
 
 

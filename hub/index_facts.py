@@ -9,19 +9,25 @@ queued ids, subtract those cases' old facts from the cube, recompute the facts f
 own, so what a reader then sees includes every message accepted before it asked.
 Recomputing is idempotent: a case changed again while it is folded is simply queued again.
 
+The same fold keeps the text search's ``complaint_texts`` (one narrow row per complaint)
+and the agency view's ``index_parties`` (agency, case, reported_at). A background thread
+(``hub.background.start_index_folder``) folds the queue every few seconds in batches of a
+few thousand cases, one short transaction each, so after a big import the first reader
+finds little left to fold and never waits long for the lock.
+
 PostgreSQL only. SQLite keeps no queue and the index answers it from the live tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, event, exists, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
-from hub.models import Case, Complaint, IndexDirty
+from hub.models import Case, CaseParty, Complaint, IndexDirty
 
 LOCK_KEY = 7_000_007
 """``pg_advisory_xact_lock`` key of the refresher (one at a time; readers wait for it)."""
@@ -87,9 +93,57 @@ ON CONFLICT (month, province_code, category, status, breached, merged) DO UPDATE
 """
 
 
+# A case's complaints' texts, and its parties with its reported time (``{where}`` narrows
+# to some cases, or none). Upserted by complaint id: a complaint moved from a case that is
+# not being folded still moves, never collides. A row that would not change is not written
+# (most folds follow a status change: no text, party or time moved), which spares the
+# trigram index its updates.
+TEXTS_UPSERT = """
+INSERT INTO complaint_texts (complaint_id, case_id, channel, origin_system, public_text,
+                             province_code)
+SELECT t.id, t.case_id, t.channel, t.origin_system, t.public_text, c.province_code
+FROM complaints t JOIN cases c ON c.id = t.case_id
+WHERE {where} {order}
+ON CONFLICT (complaint_id) DO UPDATE SET case_id = EXCLUDED.case_id,
+    channel = EXCLUDED.channel, origin_system = EXCLUDED.origin_system,
+    public_text = EXCLUDED.public_text, province_code = EXCLUDED.province_code
+WHERE (complaint_texts.case_id, complaint_texts.channel, complaint_texts.origin_system,
+       complaint_texts.public_text, complaint_texts.province_code)
+   IS DISTINCT FROM (EXCLUDED.case_id, EXCLUDED.channel, EXCLUDED.origin_system,
+                     EXCLUDED.public_text, EXCLUDED.province_code)
+"""
+TEXTS_GONE = """
+DELETE FROM complaint_texts t WHERE t.case_id = ANY(:ids) AND NOT EXISTS (
+    SELECT 1 FROM complaints c WHERE c.id = t.complaint_id AND c.case_id = t.case_id)
+"""
+PARTIES_UPSERT = """
+INSERT INTO index_parties (case_id, agency, reported_at)
+SELECT DISTINCT p.case_id, p.agency, c.reported_at
+FROM case_parties p JOIN cases c ON c.id = p.case_id
+WHERE {where} {order}
+ON CONFLICT (case_id, agency) DO UPDATE SET reported_at = EXCLUDED.reported_at
+WHERE index_parties.reported_at IS DISTINCT FROM EXCLUDED.reported_at
+"""
+PARTIES_GONE = """
+DELETE FROM index_parties i WHERE i.case_id = ANY(:ids) AND NOT EXISTS (
+    SELECT 1 FROM case_parties p WHERE p.case_id = i.case_id AND p.agency = i.agency)
+"""
+
+
+def rebuild_search(conn: Connection) -> None:
+    """Every complaint's text row and every case's parties (migration 0009, bulk loads)."""
+    conn.execute(text("TRUNCATE complaint_texts, index_parties"))
+    conn.execute(text(TEXTS_UPSERT.format(where="TRUE", order="ORDER BY t.case_id")))
+    order = "ORDER BY p.agency, c.reported_at"
+    conn.execute(text(PARTIES_UPSERT.format(where="TRUE", order=order)))
+
+
 def rebuild(conn: Connection) -> None:
-    """Every case's facts and the whole cube, set-based (migration 0007, bulk loads)."""
+    """Every case's facts and the whole cube, set-based (migration 0007, bulk loads), and
+    the search tables when they exist (from 0009 on)."""
     conn.execute(text("DELETE FROM index_dirty"))
+    if inspect(conn).has_table("complaint_texts"):
+        rebuild_search(conn)
     conn.execute(text("TRUNCATE case_facts, index_cube"))
     # stored by province and owner: a province's cases share pages, and the per-owner
     # table reads the owner index in heap order instead of jumping about
@@ -117,15 +171,29 @@ def refresh(session: Session) -> int:
     return fold(session.connection())
 
 
-def fold(conn: Connection) -> int:
+def fold(conn: Connection, *, limit: int | None = None, wait: bool = True) -> int:
+    """Fold the queue (at most ``limit`` queued entries, oldest first) in ``conn``'s
+    transaction; returns how many cases were refolded. ``wait=False`` gives up at once
+    when another fold holds the lock (a background round then simply skips)."""
     if not conn.execute(select(exists().select_from(IndexDirty))).scalar():
         return 0
-    conn.execute(select(text(f"pg_advisory_xact_lock({LOCK_KEY})")))
-    ids = sorted(set(conn.scalars(delete(IndexDirty).returning(IndexDirty.case_id))))
+    if wait:
+        conn.execute(select(text(f"pg_advisory_xact_lock({LOCK_KEY})")))
+    elif not conn.execute(select(text(f"pg_try_advisory_xact_lock({LOCK_KEY})"))).scalar():
+        return 0
+    taken = delete(IndexDirty)
+    if limit is not None:
+        oldest = select(IndexDirty.id).order_by(IndexDirty.id).limit(limit)
+        taken = taken.where(IndexDirty.id.in_(oldest.scalar_subquery()))
+    ids = sorted(set(conn.scalars(taken.returning(IndexDirty.case_id))))
     if not ids:
         return 0  # another reader folded them while this one waited for the lock
     params: dict[str, Any] = {"ids": ids}
     mine = "case_id = ANY(:ids)"
+    conn.execute(text(TEXTS_GONE), params)
+    conn.execute(text(TEXTS_UPSERT.format(where="t.case_id = ANY(:ids)", order="")), params)
+    conn.execute(text(PARTIES_GONE), params)
+    conn.execute(text(PARTIES_UPSERT.format(where="p.case_id = ANY(:ids)", order="")), params)
     conn.execute(text(CUBE_DELTA.format(sign=-1, where=mine)), params)
     conn.execute(text(f"DELETE FROM case_facts WHERE {mine}"), params)
     conn.execute(
@@ -140,18 +208,36 @@ def fold(conn: Connection) -> int:
     return len(ids)
 
 
+def fold_in_batches(engine: Engine, *, batch: int, stop: Callable[[], bool] = lambda: False) -> int:
+    """Fold the whole queue, ``batch`` entries per transaction (each holds the lock only
+    that long, so a reader waiting for it waits for one batch, not for a whole import);
+    stops early when another fold holds the lock or ``stop()`` says so. Returns how many
+    cases were refolded."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    done = 0
+    while not stop():
+        with engine.begin() as conn:
+            n = fold(conn, limit=batch, wait=False)
+        if n == 0:  # nothing left, or another fold holds the lock (it will finish)
+            return done
+        done += n
+    return done
+    return done
+
+
 # --------------------------------------------------------------------------- the queue
 
 
 def touched_cases(session: Session) -> set[str]:
     """Ids of the cases whose facts this flush may change: cases added or changed (and
-    the cases a merge or unmerge moved complaints between), and the cases of complaints
-    added, changed or moved."""
+    the cases a merge or unmerge moved complaints between), the cases of complaints
+    added, changed or moved, and the cases that gained or lost a party."""
     ids: set[str] = set()
     for obj in chain(session.new, session.dirty, session.deleted):
         if isinstance(obj, Case):
             ids.add(obj.id)
-        elif isinstance(obj, Complaint) and obj.case_id:
+        elif isinstance(obj, Complaint | CaseParty) and obj.case_id:
             ids.add(obj.case_id)
     for obj in session.dirty:  # only a changed row has a former value (cheap to skip)
         if isinstance(obj, Case):

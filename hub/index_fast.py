@@ -8,12 +8,18 @@ the whole months inside it from the cube and the partial months at its ends from
 ``case_facts``. Anything else (an owner, a party agency, an amphoe, a channel, ...) is
 answered from ``case_facts`` alone. Medians and 90th percentiles stay exact
 ``percentile_cont`` over ``case_facts``: their cost grows with the matching cases.
+
+What one complaint must match on its own (text; channel and origin together) is read from
+``complaint_texts``, the complaints' narrow copy with its own trigram index, never from
+the two-kilobyte ``complaints`` rows; a text count takes its matches from that index first
+(:func:`text_count`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,8 +43,8 @@ from sqlalchemy.orm import Session
 
 from hub.cases import CLOSED
 from hub.exchange.tokens import Principal
-from hub.index_filters import BANGKOK_OFFSET_HOURS, Filters, sees_all, text_match
-from hub.models import CaseFacts, CaseParty, Complaint, IndexCube
+from hub.index_filters import BANGKOK_OFFSET_HOURS, Filters, complaint_conditions, sees_all
+from hub.models import CaseFacts, CaseParty, ComplaintText, IndexCube
 
 CUBE_DIMENSIONS = frozenset({"province", "category", "status", "month"})
 _BANGKOK = timedelta(hours=BANGKOK_OFFSET_HOURS)
@@ -87,18 +93,18 @@ def _has_any(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
     return expr
 
 
+def wants_texts(f: Filters) -> bool:
+    """Must one complaint match several conditions (text, or channel and origin)? Then
+    the complaints' own rows answer: ``complaint_texts``, their narrow copy."""
+    return bool(f.q or (f.channel and f.origin))
+
+
 def _complaint_conditions(f: Filters) -> list[ColumnElement[bool]]:
     """One channel or one origin set: the case's folded lists answer it. Both, or text:
-    one complaint must match them all, which only the complaints can tell."""
-    if f.q or (f.channel and f.origin):
-        conds: list[ColumnElement[bool]] = []
-        if f.channel:
-            conds.append(Complaint.channel.in_(f.channel))
-        if f.origin:
-            conds.append(Complaint.origin_system.in_(f.origin))
-        if f.q:
-            conds.append(text_match(f.q))
-        return [CaseFacts.case_id.in_(select(Complaint.case_id).where(and_(*conds)))]
+    one complaint must match them all, which only its own row can tell."""
+    if wants_texts(f):
+        conds = complaint_conditions(f, texts=True)
+        return [CaseFacts.case_id.in_(select(ComplaintText.case_id).where(and_(*conds)))]
     if f.channel:
         return [_has_any(CaseFacts.channels, f.channel)]
     if f.origin:
@@ -427,6 +433,47 @@ def amphoe_points(session: Session, f: Filters, viewer: Principal) -> list[tuple
     return [tuple(r) for r in session.execute(stmt)]
 
 
+@contextmanager
+def _without_seqscan(session: Session) -> Iterator[None]:
+    """``enable_seqscan = off`` for the statements inside (transaction-local), then as it
+    was: the current value is read in the same statement that changes it."""
+    previous = session.execute(
+        select(
+            func.current_setting("enable_seqscan"), func.set_config("enable_seqscan", "off", True)
+        )
+    ).one()[0]
+    try:
+        yield
+    finally:
+        session.execute(select(func.set_config("enable_seqscan", previous, True)))
+
+
+def text_count(session: Session, f: Filters, viewer: Principal, cap: int) -> int | None:
+    """The number of matching cases if it is at most ``cap``, ``cap + 1`` if it is more,
+    or None when this shortcut cannot tell (the caller then counts the usual way).
+
+    Text matches are found from the trigram index first: up to ``2 * (cap + 1)`` matching
+    complaints, the other filters checked on their cases. Fewer rows than asked means they
+    were all of them; more than ``cap`` distinct cases among them means the count is past
+    the cap. Either way the rest of the table is never read (the planner, asked for the
+    same count as a semi-join under a LIMIT, walks every complaint in case order instead,
+    ILIKE on each: half a second at 1M)."""
+    wanted = 2 * (cap + 1)
+    stmt = select(ComplaintText.case_id).where(*complaint_conditions(f, texts=True))
+    rest = facts_where(replace(f, q=None, channel=(), origin=()), viewer)
+    if rest:
+        stmt = stmt.where(ComplaintText.case_id.in_(select(CaseFacts.case_id).where(*rest)))
+    # The trigram index gives ~1.3 candidates per match, a sequential scan ~17 (3 µs of
+    # ILIKE each on Thai text); PostgreSQL prices ILIKE like an integer comparison and
+    # picks the scan for common words (115 ms against 42 ms for "ด่วน" at 1M).
+    with _without_seqscan(session):
+        rows = session.scalars(stmt.limit(wanted)).all()
+    cases = len(set(rows))
+    if cases > cap:
+        return cap + 1
+    return cases if len(rows) < wanted else None
+
+
 def matching_ids(f: Filters, viewer: Principal) -> Select[Any]:
     """The matching cases' ids, for counting (``hub.index.count``)."""
     return select(CaseFacts.case_id).where(*facts_where(f, viewer))
@@ -442,5 +489,7 @@ __all__ = [
     "performance_rows",
     "province_points",
     "source",
+    "text_count",
     "totals",
+    "wants_texts",
 ]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from hub.cases import CLOSED
 from hub.exchange.tokens import Principal
-from hub.models import Case, CaseParty, Complaint
+from hub.models import Case, CaseParty, Complaint, ComplaintText
 
 BANGKOK_OFFSET_HOURS = 7  # Thailand keeps no daylight saving time
 
@@ -76,16 +76,24 @@ def is_open() -> ColumnElement[bool]:
     return Case.status.not_in(sorted(CLOSED))
 
 
-def text_match(q: str) -> ColumnElement[bool]:
+def text_match(q: str, column: Any = Complaint.public_text) -> ColumnElement[bool]:
     """Substring match on the scrubbed text: ILIKE on PostgreSQL (served by the pg_trgm GIN
     index), ``lower(..) LIKE lower(..)`` on SQLite; ``%`` and ``_`` in ``q`` are literal."""
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return Complaint.public_text.ilike(f"%{escaped}%", escape="\\")
+    expr: ColumnElement[bool] = column.ilike(f"%{escaped}%", escape="\\")
+    return expr
 
 
-def where(f: Filters, viewer: Principal) -> list[ColumnElement[bool]]:
-    """Every condition on ``cases`` for these filters, the viewer's visibility first."""
-    conds: list[ColumnElement[bool]] = [visible(viewer)]
+def where(
+    f: Filters, viewer: Principal, *, texts: bool = False, visibility: bool = True
+) -> list[ColumnElement[bool]]:
+    """Every condition on ``cases`` for these filters, the viewer's visibility first.
+
+    ``texts``: the complaints' channel, origin and text are read from the narrow
+    ``complaint_texts`` (PostgreSQL, once folded) instead of ``complaints``.
+    ``visibility=False`` leaves the viewer's visibility to the caller (a join on
+    ``index_parties`` says the same)."""
+    conds: list[ColumnElement[bool]] = [visible(viewer)] if visibility else []
     for values, column in (
         (f.province, Case.province_code),
         (f.amphoe, Case.amphoe_code),
@@ -98,9 +106,10 @@ def where(f: Filters, viewer: Principal) -> list[ColumnElement[bool]]:
             conds.append(column.in_(values))
     if f.agency:
         conds.append(Case.id.in_(select(CaseParty.case_id).where(CaseParty.agency.in_(f.agency))))
-    complaint_conds = _complaint_conditions(f)
+    complaint_conds = complaint_conditions(f, texts=texts)
     if complaint_conds:
-        conds.append(Case.id.in_(select(Complaint.case_id).where(and_(*complaint_conds))))
+        owner_of = ComplaintText.case_id if texts else Complaint.case_id
+        conds.append(Case.id.in_(select(owner_of).where(and_(*complaint_conds))))
     conds += _ranges(f)
     if f.sla_breached is not None:
         conds.append(breached() if f.sla_breached else ~breached())
@@ -110,16 +119,22 @@ def where(f: Filters, viewer: Principal) -> list[ColumnElement[bool]]:
     return conds
 
 
-def _complaint_conditions(f: Filters) -> list[ColumnElement[bool]]:
+def complaint_conditions(f: Filters, *, texts: bool = False) -> list[ColumnElement[bool]]:
     """Channel, origin and text belong to complaints: one of the case's complaints must
-    match them all (a merged-away case holds none; its survivor does)."""
+    match them all (a merged-away case holds none; its survivor does). ``texts``: on
+    ``complaint_texts``, the same columns of the same complaints, and the case's province
+    again (the caller keeps the case's own condition) so the trigram index's matches are
+    narrowed in the index."""
+    table: Any = ComplaintText if texts else Complaint
     conds: list[ColumnElement[bool]] = []
+    if texts and f.province:  # the case's province, copied: narrows, never widens
+        conds.append(ComplaintText.province_code.in_(f.province))
     if f.channel:
-        conds.append(Complaint.channel.in_(f.channel))
+        conds.append(table.channel.in_(f.channel))
     if f.origin:
-        conds.append(Complaint.origin_system.in_(f.origin))
+        conds.append(table.origin_system.in_(f.origin))
     if f.q:
-        conds.append(text_match(f.q))
+        conds.append(text_match(f.q, table.public_text))
     return conds
 
 

@@ -619,6 +619,50 @@ class IndexCube(Base):
     lon_n: Mapped[int] = mapped_column(BigInteger)
 
 
+class ComplaintText(Base):
+    """A complaint's scrubbed text, channel and origin, its case and the case's province:
+    what the index's text
+    search reads instead of the wide ``complaints`` rows (the trigram index's candidates
+    are rechecked on a few hundred bytes, not two kilobytes). Kept by the fold
+    (``hub.index_facts``) like ``case_facts``; migration 0009 fills it. PostgreSQL only."""
+
+    __tablename__ = "complaint_texts"
+    __table_args__ = (
+        Index("ix_complaint_texts_case", "case_id"),
+        Index("ix_complaint_texts_province", "province_code"),
+        Index(
+            "ix_complaint_texts_trgm",
+            "public_text",
+            postgresql_using="gin",
+            postgresql_ops={"public_text": "gin_trgm_ops"},
+            sqlite_where=text("0"),
+        ),
+    )
+    complaint_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    origin_system: Mapped[str] = mapped_column(String(64))
+    public_text: Mapped[str] = mapped_column(Text)
+    # the case's province (not the complaint's): a text search in one province ANDs this
+    # index's rows with the trigram index's instead of fetching every match's case
+    province_code: Mapped[str | None] = mapped_column(String(2))
+
+
+class IndexParty(Base):
+    """An agency on a case (any role, once) with the case's ``reported_at``: an agency's
+    own newest cases are one backward range of ``(agency, reported_at, case_id)`` instead of
+    all of its cases sorted. Kept by the fold (``hub.index_facts``); migration 0009 fills
+    it. PostgreSQL only."""
+
+    __tablename__ = "index_parties"
+    __table_args__ = (
+        Index("ix_index_parties_agency_reported", "agency", "reported_at", "case_id"),
+    )
+    case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 # Registers the index's after-flush listener wherever the models are used, so every writer
 # (API, rq workers, CLI, adapters) queues the cases it touches (``hub.index_facts``).
 from hub import index_facts as _index_facts  # noqa: E402, F401

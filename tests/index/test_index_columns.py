@@ -194,6 +194,23 @@ def test_a_count_past_the_limit_is_the_planners_estimate(client, cast, monkeypat
     assert (body["total"], body["total_exact"]) == (4, True)
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_text_count_past_its_limit_is_an_estimate(client, cast, monkeypatch, hub):
+    """The text count takes its matches from the trigram index first (``complaint_texts``)
+    and stops past the limit; under it, the count is exact."""
+    for n in range(4):
+        submit(cast["traffy"], complaint(f"T-{n}", text=f"ไฟถนนดับ ซอย {n}", lat=13 + n))
+    submit(cast["traffy"], complaint("T-other", text="น้ำประปาไม่ไหล", lat=18.0))
+    monkeypatch.setattr(index, "TEXT_COUNT_LIMIT", 2)
+    body = ok_json(get(client, cast["ombudsman"], "/v1/index/complaints", q="ไฟถนน", limit=1))
+    assert body["total_exact"] is False and body["total"] >= 3
+    monkeypatch.setattr(index, "TEXT_COUNT_LIMIT", 4)
+    body = ok_json(get(client, cast["ombudsman"], "/v1/index/complaints", q="ไฟถนน", limit=1))
+    assert (body["total"], body["total_exact"]) == (4, True)
+    assert len(body["items"]) == 1
+
+
 def test_a_joining_complaint_reported_earlier_moves_the_first_report_back(client, cast):
     """Through intake: the hub's matcher joins the second report to the first one's case."""
     later = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -1,7 +1,9 @@
-"""The PostgreSQL fast path (``case_facts``, ``index_cube``) gives the live definition's
-answers: random case histories, written through the ORM like every writer, then changed
-(statuses, breaches, a merge moving complaints with a Core UPDATE as ``hub.caseflow``
-does), must give the same statistics, map and counts from both paths after every step."""
+"""The PostgreSQL fast path (``case_facts``, ``index_cube``, ``complaint_texts``,
+``index_parties``) gives the live definition's answers: random case histories, written
+through the ORM like every writer, then changed (statuses, breaches, parties added and
+removed, a complaint's text edited, a merge moving complaints with a Core UPDATE as
+``hub.caseflow`` does), must give the same statistics, map, counts and search pages (an
+oversight body's and an agency's own) from both paths after every step."""
 
 from __future__ import annotations
 
@@ -19,15 +21,27 @@ from hub.cases import CLOSED
 from hub.db import make_engine, make_sessionmaker
 from hub.exchange.tokens import Principal
 from hub.index import Filters
-from hub.index_facts import refresh
-from hub.index_fast import Window, month_start
-from hub.models import OPEN_PREDICATE, Agency, Case, CaseFacts, CaseParty, Complaint, IndexDirty
+from hub.index_facts import LOCK_KEY, fold, fold_in_batches, refresh
+from hub.index_fast import Window, month_start, text_count, wants_texts
+from hub.models import (
+    OPEN_PREDICATE,
+    Agency,
+    Case,
+    CaseFacts,
+    CaseParty,
+    Complaint,
+    ComplaintText,
+    IndexDirty,
+    IndexParty,
+)
 from tests.conftest import truncate
 
 pytestmark = pytest.mark.postgres
 
 OVERSIGHT = Principal("ombudsman", frozenset({"oversight"}), "oversight")
 AGENCIES = ("ag-a", "ag-b", "ag-c")
+OWN = Principal("ag-a", frozenset({"submit", "receive"}), "local_government")
+TEXTS = ("ถนนพัง", "ไฟดับทั้งซอย", "น้ำท่วม 50% ถนน", "ท่อ_แตก")
 STATUSES = ("offered", "accepted", "in_progress", "resolved", "rejected", "merged", "reopened")
 # Bangkok month ends on both sides, so ranges cut months and the cube's edges are exercised
 T0 = datetime(2026, 8, 30, 20, 0, tzinfo=UTC)
@@ -52,6 +66,7 @@ a_case = st.fixed_dictionaries(
                 st.sampled_from(("traffy_fondue", "ops1111")),
                 st.none() | st.integers(1, 5),
                 st.floats(min_value=0, max_value=48, allow_nan=False),  # hours earlier
+                st.sampled_from(TEXTS),
             ),
             max_size=3,
         ),
@@ -85,6 +100,7 @@ a_filter = st.builds(
     reported_to=st.none() | st.none() | a_time | boundary,
     sla_breached=st.sampled_from((None, None, True, False)),
     merged=st.sampled_from((None, None, True, False)),
+    q=st.sampled_from((None, None, None, "ถนน", "ไฟดับ", "50%", "_", "ท่อ_")),
 )
 GROUPINGS = (
     ("province", "category"),
@@ -139,14 +155,21 @@ def _case(s: Any, i: int, spec: dict[str, Any]) -> str:
     s.add(case)
     if spec["owner"]:
         s.add(CaseParty(case_id=case.id, agency=spec["owner"], role="owner", since=opened))
-    for j, (channel, system, star, earlier) in enumerate(spec["complaints"]):
-        s.add(_complaint(case.id, f"{i}-{j}", channel, system, star, opened, earlier))
+    for j, (channel, system, star, earlier, words) in enumerate(spec["complaints"]):
+        s.add(_complaint(case.id, f"{i}-{j}", channel, system, star, opened, earlier, words))
     s.flush()
     return case.id
 
 
 def _complaint(
-    case_id: str, ref: str, channel: str, system: str, star: int | None, opened: datetime, h: float
+    case_id: str,
+    ref: str,
+    channel: str,
+    system: str,
+    star: int | None,
+    opened: datetime,
+    h: float,
+    words: str,
 ) -> Complaint:
     return Complaint(
         id=f"{system}:{ref}",
@@ -155,8 +178,8 @@ def _complaint(
         origin_ref=ref,
         channel=channel,
         category="road",
-        subject="ถนน",
-        description="ถนนพัง",
+        subject="เรื่องร้องเรียน",
+        description=words,
         reported_at=opened - timedelta(hours=h),
         record={"extensions": {system: {"star": star}}},
         case_id=case_id,
@@ -165,13 +188,26 @@ def _complaint(
 
 
 def _change(sessions: Any, ids: list[str], data: Any) -> None:
-    """Statuses and breaches moved through the ORM; one case merged into another (its
-    complaints moved by a Core UPDATE, as ``hub.caseflow._merge`` does)."""
+    """Statuses and breaches moved through the ORM, parties added and removed, texts
+    edited; one case merged into another (its complaints moved by a Core UPDATE, as
+    ``hub.caseflow._merge`` does)."""
     with sessions() as s, s.begin():
         for case_id in data.draw(st.lists(st.sampled_from(ids), max_size=4, unique=True)):
             case = s.get(Case, case_id)
             case.status = data.draw(st.sampled_from(STATUSES))
             case.resolve_breached_at = NOW if data.draw(st.booleans()) else None
+            if data.draw(st.booleans()):  # a case moved province: its texts' copy follows
+                case.province_code = data.draw(st.sampled_from(("10", "50", None)))
+        # a party change alone (no change to the case row) must reach the agency's view
+        for case_id in data.draw(st.lists(st.sampled_from(ids), max_size=2, unique=True)):
+            row = s.get(CaseParty, (case_id, "ag-a", "owner"))
+            if row is None:
+                s.add(CaseParty(case_id=case_id, agency="ag-a", role="assist", since=NOW))
+            else:
+                s.delete(row)
+        s.flush()
+        for complaint in s.scalars(select(Complaint).order_by(Complaint.id).limit(1)):
+            complaint.description = data.draw(st.sampled_from(TEXTS))
         if len(ids) >= 2:
             pair = st.lists(st.sampled_from(ids), min_size=2, max_size=2, unique=True)
             gone, into = data.draw(pair)
@@ -202,7 +238,27 @@ def _compare(sessions: Any, f: Filters, group_by: tuple[str, ...]) -> None:
                 index.map_geojson(s, f, viewer=OVERSIGHT, level=level),
                 index.map_geojson(s, f, viewer=OVERSIGHT, level=level, live=True),
             )
-        assert index.count(s, f, viewer=OVERSIGHT) == index.count(s, f, viewer=OVERSIGHT, live=True)
+        for viewer in (OVERSIGHT, OWN):
+            live_count = index.count(s, f, viewer=viewer, live=True)
+            assert index.count(s, f, viewer=viewer) == live_count
+            if wants_texts(f):  # the trigram-first shortcut, with caps the data can pass
+                for cap in range(4):
+                    found = text_count(s, f, viewer, cap)
+                    assert found is None or found == min(live_count["total"], cap + 1)
+            for sort in ("-reported_at", "reported_at"):
+                assert _pages(s, f, viewer, sort, live=False) == _pages(s, f, viewer, sort, True)
+
+
+def _pages(s: Any, f: Filters, viewer: Principal, sort: str, live: bool) -> list[str]:
+    """Every matching case id, three to a page, following the cursors."""
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = index.search(s, f, viewer=viewer, sort=sort, limit=3, cursor=cursor, live=live)
+        seen += [item["case_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
 
 
 @settings(
@@ -229,6 +285,25 @@ def test_fast_path_matches_live_definition(
     with sessions() as s:  # folded: the queue is empty, the facts are every case
         assert s.scalar(select(func.count()).select_from(IndexDirty)) == 0
         assert s.scalar(select(func.count()).select_from(CaseFacts)) == len(ids)
+        _same_search_tables(s)
+
+
+def _same_search_tables(s: Any) -> None:
+    """``complaint_texts`` and ``index_parties`` hold exactly what the live tables say."""
+    texts = select(
+        Complaint.id, Complaint.case_id, Complaint.channel, Complaint.origin_system,
+        Complaint.public_text, Case.province_code,
+    ).join(Case, Case.id == Complaint.case_id)  # fmt: skip
+    kept = select(
+        ComplaintText.complaint_id, ComplaintText.case_id, ComplaintText.channel,
+        ComplaintText.origin_system, ComplaintText.public_text, ComplaintText.province_code,
+    )  # fmt: skip
+    assert set(s.execute(texts)) == set(s.execute(kept))
+    parties = select(CaseParty.case_id, CaseParty.agency, Case.reported_at).join(
+        Case, Case.id == CaseParty.case_id
+    )
+    kept_parties = select(IndexParty.case_id, IndexParty.agency, IndexParty.reported_at)
+    assert set(s.execute(parties)) == set(s.execute(kept_parties))
 
 
 def test_writers_queue_cases_and_readers_fold_them(sessions: Any) -> None:
@@ -256,7 +331,7 @@ def _plain() -> dict[str, Any]:
         "breached": False,
         "reopens": 0,
         "where": None,
-        "complaints": [("line", "traffy_fondue", None, 0.0)],
+        "complaints": [("line", "traffy_fondue", None, 0.0, TEXTS[0])],
     }
 
 
@@ -277,3 +352,37 @@ def test_window_edges_meet_whole_months(when: datetime) -> None:
     assert month_start(w.low, up=False) == w.low == month_start(w.low, up=True)
     assert month_start(w.high, up=False) == w.high
     assert w.low - when < timedelta(days=31)
+
+
+def test_a_bounded_fold_takes_the_oldest_and_leaves_the_rest(sessions: Any) -> None:
+    """``fold(limit=n)`` folds the n oldest queue entries; the batches together fold them
+    all, each in its own transaction, and the result is what one whole fold gives."""
+    ids = _write(sessions, [_plain() for _ in range(5)])
+    engine = sessions.kw["bind"]
+    with engine.begin() as conn:
+        assert fold(conn, limit=2) == 2
+    with sessions() as s:
+        assert set(s.scalars(select(CaseFacts.case_id))) == set(ids[:2])
+        assert set(s.scalars(select(IndexDirty.case_id))) == set(ids[2:])
+    assert fold_in_batches(engine, batch=2) == 3
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(IndexDirty)) == 0
+        assert set(s.scalars(select(CaseFacts.case_id))) == set(ids)
+        _same_search_tables(s)
+        f = Filters()
+        assert index.stats(s, f, viewer=OVERSIGHT, group_by=("status",), now=NOW) == index.stats(
+            s, f, viewer=OVERSIGHT, group_by=("status",), now=NOW, live=True
+        )
+
+
+def test_a_background_fold_skips_while_another_holds_the_lock(sessions: Any) -> None:
+    """The background round never waits behind a reader's fold: it leaves the queue alone
+    and the next round (or the reader) takes it."""
+    ids = _write(sessions, [_plain(), _plain()])
+    engine = sessions.kw["bind"]
+    with engine.begin() as holder:
+        holder.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+        assert fold_in_batches(engine, batch=10) == 0
+        with sessions() as s:
+            assert set(s.scalars(select(IndexDirty.case_id))) == set(ids)
+    assert fold_in_batches(engine, batch=10) == 2
