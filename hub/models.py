@@ -502,16 +502,20 @@ def _case_first_reported(_mapper: Any, conn: Connection, target: Complaint) -> N
     )
 
 
-def agencies_changing(session: Session) -> bool:
-    """Does this session hold agency rows added, changed or removed and not yet flushed?"""
-    return any(isinstance(o, Agency) for o in (*session.new, *session.dirty, *session.deleted))
+def registry_changing(session: Session) -> bool:
+    """Does this session hold agency or routing rule rows added, changed or removed and not
+    yet flushed? (What ``hub.routing.snapshot`` keeps in memory.)"""
+    return any(
+        isinstance(o, (Agency, RoutingRule))
+        for o in (*session.new, *session.dirty, *session.deleted)
+    )
 
 
 @event.listens_for(Session, "before_flush")
 def _registry_changed(session: Session, _ctx: Any, _instances: Any) -> None:
-    """Any agency added, changed or removed moves the registry's stamp (in the same
-    transaction), so every process drops its cached copy (``hub.routing.snapshot``)."""
-    if agencies_changing(session):
+    """Any agency or routing rule added, changed or removed moves the registry's stamp (in
+    the same transaction), so every process drops its cached copy (``hub.routing.snapshot``)."""
+    if registry_changing(session):
         session.connection().execute(
             update(RegistryState)
             .where(RegistryState.id == 1)

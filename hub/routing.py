@@ -18,16 +18,15 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import vocab
 from hub.errors import Conflict, FieldError, NotFound, RequestInvalid
-from hub.models import Agency, RegistryState, RoutingRule, agencies_changing
+from hub.models import Agency, RegistryState, RoutingRule, registry_changing
 
 LEVEL_NAMES = {3: "tambon", 2: "amphoe", 1: "province", 0: "national", -1: "fallback"}
 NATIONAL = "TH"
-RULES_CACHE = "routing.rules"
 SNAPSHOT = "routing.snapshot"
 
 
@@ -174,25 +173,27 @@ def supervisor(
     return None
 
 
-def _rules(session: Session, areas: tuple[str, ...], category: str) -> list[RoutingRule]:
-    """Rules for these areas and category, read once per transaction: a batch's complaints
-    mostly come from the same few areas."""
-    cache: dict[tuple[tuple[str, ...], str], list[RoutingRule]]
-    cache = session.info.setdefault(RULES_CACHE, {})
-    key = (areas, category)
-    if key not in cache:
-        with session.no_autoflush:
-            cache[key] = list(
-                session.scalars(
-                    select(RoutingRule)
-                    .where(
-                        RoutingRule.area.in_(areas),
-                        or_(RoutingRule.category.is_(None), RoutingRule.category == category),
-                    )
-                    .order_by(RoutingRule.id)
-                )
-            )
-    return cache[key]
+def _rules(session: Session, areas: tuple[str, ...], category: str) -> list[RuleView]:
+    """Rules for these areas and category, oldest first, from the registry snapshot (rules
+    change as rarely as agencies and move the same stamp)."""
+    by_area = snapshot(session).rules_by_area
+    found = [
+        r
+        for area in areas
+        for r in by_area.get(area, ())
+        if r.category is None or r.category == category
+    ]
+    return sorted(found, key=lambda r: r.id)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    """A routing rule as routing reads it; immutable, so processes may share it."""
+
+    id: int
+    area: str
+    category: str | None
+    agency: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,20 +213,24 @@ class AgencyView:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The active agencies, in code order, and which of them cover each area code."""
+    """The active agencies, in code order, and which of them cover each area code; and the
+    routing rules by area."""
 
     stamp: int | None
     all: tuple[AgencyView, ...]
     by_code: dict[str, AgencyView]
     by_area: dict[str, tuple[AgencyView, ...]]
     by_kind: dict[str, tuple[AgencyView, ...]]
+    rules_by_area: dict[str, tuple[RuleView, ...]]
 
     def kind_of(self, code: str) -> str | None:
         a = self.by_code.get(code)
         return a.kind if a is not None else None
 
     @classmethod
-    def of(cls, stamp: int | None, rows: Sequence[Agency]) -> Snapshot:
+    def of(
+        cls, stamp: int | None, rows: Sequence[Agency], rules: Sequence[RoutingRule] = ()
+    ) -> Snapshot:
         views = tuple(
             AgencyView(a.code, a.kind, frozenset(a.roles), tuple(a.areas), tuple(a.categories))
             for a in sorted(rows, key=lambda a: a.code)
@@ -242,7 +247,15 @@ class Snapshot:
             {v.code: v for v in views},
             {k: tuple(v) for k, v in by_area.items()},
             {k: tuple(v) for k, v in by_kind.items()},
+            _rules_by_area(rules),
         )
+
+
+def _rules_by_area(rules: Sequence[RoutingRule]) -> dict[str, tuple[RuleView, ...]]:
+    by_area: dict[str, list[RuleView]] = {}
+    for r in sorted(rules, key=lambda r: r.id):
+        by_area.setdefault(r.area, []).append(RuleView(r.id, r.area, r.category, r.agency))
+    return {k: tuple(v) for k, v in by_area.items()}
 
 
 _snapshots: dict[str, Snapshot] = {}
@@ -250,13 +263,15 @@ _snapshots_lock = threading.Lock()
 
 
 def snapshot(session: Session) -> Snapshot:
-    """The registry's active agencies: one tiny query per transaction (the stamp), the
-    agencies themselves only when the stamp moved since this process last read them.
+    """The registry's active agencies and routing rules: one tiny query per transaction
+    (the stamp), the rows themselves only when the stamp moved since this process last read
+    them.
 
     At national scale (~7,800 local governments) reading every agency in every intake
-    transaction cost ~160 ms. A transaction that changes an agency moves the stamp
-    (``hub.models``), so the next transaction anywhere sees the change. Without the stamp
-    row (a schema built without migrations) nothing is cached across transactions.
+    transaction cost ~160 ms; rules were a query per complaint. A transaction that changes
+    an agency or a rule moves the stamp (``hub.models``), so the next transaction anywhere
+    sees the change. Without the stamp row (a schema built without migrations) nothing is
+    cached across transactions.
     """
     cached: Snapshot | None = session.info.get(SNAPSHOT)
     if cached is not None:
@@ -266,10 +281,11 @@ def snapshot(session: Session) -> Snapshot:
         key = str(session.get_bind().engine.url)
         with _snapshots_lock:
             known = _snapshots.get(key)
-        changing = agencies_changing(session)  # this view must not be shared before commit
+        changing = registry_changing(session)  # this view must not be shared before commit
         if stamp is None or known is None or known.stamp != stamp or changing:
             stmt = select(Agency).where(Agency.active.is_(True))
-            known = Snapshot.of(stamp, list(session.scalars(stmt)))
+            rules = list(session.scalars(select(RoutingRule)))
+            known = Snapshot.of(stamp, list(session.scalars(stmt)), rules)
             if stamp is not None and not changing:
                 with _snapshots_lock:
                     _snapshots[key] = known
@@ -315,7 +331,7 @@ def add_rule(
     rule = RoutingRule(area=area, category=category, agency=agency, note=note, created_at=now)
     session.add(rule)
     session.flush()
-    session.info.pop(RULES_CACHE, None)
+    session.info.pop(SNAPSHOT, None)
     return rule
 
 
@@ -324,7 +340,7 @@ def remove_rule(session: Session, rule_id: int) -> RoutingRule:
     if rule is None:
         raise NotFound(f"no routing rule {rule_id}")
     session.delete(rule)
-    session.info.pop(RULES_CACHE, None)
+    session.info.pop(SNAPSHOT, None)
     return rule
 
 

@@ -69,3 +69,32 @@ def test_only_agencies_covering_the_areas_are_looked_at(hub):
         assert [a.code for a in snap.by_area["1003"]] == ["bkk-1003"]
         assert len(snap.by_area["20"]) == 6  # 300 agencies over 50 provinces
     assert route(hub) == "bkk-1003"
+
+
+def test_routing_rules_live_in_the_snapshot_and_a_rule_change_is_seen_at_once(hub):
+    now = datetime.now(UTC)
+    with hub.transaction() as s:
+        s.add(_agency("bkk-1003", ["1003"]))
+        s.add(_agency("bkk-roads", ["99"]))  # covers nothing here: only a rule brings it in
+    assert route(hub) == "bkk-1003"
+    with hub.transaction() as s:
+        rule = routing.add_rule(
+            s, area="1003", category="road", agency="bkk-roads", note=None, now=now
+        )
+        rule_id = rule.id
+        assert route_in(s) == "bkk-roads"  # the transaction that adds it routes by it
+    with hub.transaction() as s:
+        first = routing.snapshot(s)
+        assert [r.id for r in first.rules_by_area["1003"]] == [rule_id]
+    assert route(hub) == "bkk-roads"
+    assert route(hub, category="water_supply") == "bkk-1003"  # the rule is for roads only
+    with hub.transaction() as s:
+        assert routing.snapshot(s) is first  # nothing changed: not read again
+        routing.remove_rule(s, rule_id)
+    with hub.transaction() as s:
+        assert "1003" not in routing.snapshot(s).rules_by_area
+    assert route(hub) == "bkk-1003"
+
+
+def route_in(s) -> str | None:  # type: ignore[no-untyped-def]
+    return routing.route(s, category="road", province="10", amphoe="1003").agency
