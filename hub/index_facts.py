@@ -223,7 +223,6 @@ def fold_in_batches(engine: Engine, *, batch: int, stop: Callable[[], bool] = la
             return done
         done += n
     return done
-    return done
 
 
 # --------------------------------------------------------------------------- the queue
