@@ -68,9 +68,8 @@ def test_the_index_is_folded_with_nobody_reading_it(hub, agencies):
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # PostgreSQL only
 def test_the_fold_thread_runs_until_stopped(hub, agencies):
-    if hub.engine.dialect.name != "postgresql":
-        pytest.skip("the fold thread runs on PostgreSQL only")
     bma = agencies.enrol("bma")
     bma.client.send("complaint.submit", traffy_complaint(1))
     assert _queued(hub) > 0
