@@ -1705,8 +1705,13 @@ class Workload:
                     Plan(
                         label,
                         lambda s, f=f: len(
-                            ix.stats(
-                                s, f, viewer=v, group_by=("province", "category"), now=self.now
+                            ix.stats(  # the counts, as the dashboard asks for them
+                                s,
+                                f,
+                                viewer=v,
+                                group_by=("province", "category"),
+                                now=self.now,
+                                performance=False,
                             )["groups"]
                         ),
                     )

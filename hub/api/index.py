@@ -45,10 +45,22 @@ def complaints(
     return ok({**page, "total": total["total"], "total_exact": total["exact"]})
 
 
-def stats(token_info: dict[str, Any], group_by: list[str] | None = None, **query: Any) -> Reply:
+def stats(
+    token_info: dict[str, Any],
+    group_by: list[str] | None = None,
+    performance: bool = True,
+    **query: Any,
+) -> Reply:
     viewer, f, h = caller(token_info), filters(query), hub()
     with h.transaction() as s:
-        body = index.stats(s, f, viewer=viewer, group_by=group_by or ["province"], now=h.now())
+        body = index.stats(
+            s,
+            f,
+            viewer=viewer,
+            group_by=group_by or ["province"],
+            now=h.now(),
+            performance=performance,
+        )
     return ok(body)
 
 

@@ -215,6 +215,18 @@ def test_statistics_follow_the_filters_and_the_callers_view(client, cast, scenar
     assert [b["count"] for b in nothing["backlog"]] == [0, 0, 0, 0, 0]
 
 
+@pytest.mark.parametrize("group_by", ["category,status", "month", "agency"])
+def test_without_performance_the_same_answer_less_the_agency_and_province_times(
+    client, cast, scenario, group_by
+):
+    full = stats(client, cast["ombudsman"], group_by=group_by)
+    counts = stats(client, cast["ombudsman"], group_by=group_by, performance="false")
+    assert full["by_agency"] and full["by_province"]
+    assert "by_agency" not in counts and "by_province" not in counts
+    assert counts == {k: v for k, v in full.items() if k not in ("by_agency", "by_province")}
+    assert stats(client, cast["ombudsman"], group_by=group_by, performance="true") == full
+
+
 @pytest.mark.parametrize(
     "group_by", ["province,province", "province,category,status", "colour", ""]
 )

@@ -166,10 +166,11 @@ async function refresh() {
   // Each answer is drawn as soon as it arrives; until all are in, the page is marked busy.
   // The headline comes from the two cheap calls: the case list with its total, and the
   // per-province aggregate (count, open, breached: the map, the open count, the breach
-  // rates). The statistics call computes percentiles per agency and per province, which
-  // takes seconds on a national table, so its panels fill in after. Its category × status
-  // table gives both one-way counts (a case has one of each). The monthly trend costs a
-  // second statistics call, so it is asked for only while its panel is open.
+  // rates). The counts call (performance=false) answers from summaries at once; its
+  // category × status table gives both one-way counts (a case has one of each). The agency
+  // table's exact medians sort every matching case, a second or more on a national table,
+  // so they come from a call of their own and fill in last. The monthly trend costs another
+  // statistics call, so it is asked for only while its panel is open.
   const parts = [
     state.api.json('/v1/index/complaints', { ...params, sort: state.sort, limit: PAGE }, { signal })
       .then((page) => current() && drawn(() => {
@@ -178,8 +179,11 @@ async function refresh() {
       })),
     state.api.json('/v1/index/map.geojson', { ...params, level: 'province' }, { signal, accept: 'application/geo+json' })
       .then((geo) => current() && drawn(() => { state.stats.geo = geo; renderGeo(); })),
-    state.api.json('/v1/index/stats', { ...params, group_by: 'category,status' }, { signal })
+    state.api.json('/v1/index/stats', { ...params, group_by: 'category,status', performance: false }, { signal })
       .then((place) => current() && drawn(() => { state.stats.place = place; renderPlace(); })),
+    // the agency table's exact medians sort every matching case: asked for on their own
+    state.api.json('/v1/index/stats', { ...params, group_by: 'status' }, { signal })
+      .then((perf) => current() && drawn(() => { state.stats.perf = perf; renderAgencies(perf.by_agency); })),
   ];
   if ($('#month-panel').open) parts.push(loadMonths(params, signal, current));
   try {
@@ -199,7 +203,7 @@ async function refresh() {
 }
 
 function loadMonths(params, signal, current) {
-  return state.api.json('/v1/index/stats', { ...params, group_by: 'month' }, { signal })
+  return state.api.json('/v1/index/stats', { ...params, group_by: 'month', performance: false }, { signal })
     .then((months) => current() && drawn(() => { state.stats.months = months; renderMonths(); }));
 }
 
@@ -236,6 +240,7 @@ async function loadMore() {
 function render() {
   if (state.stats?.geo) renderGeo();
   if (state.stats?.place) renderPlace();
+  if (state.stats?.perf) renderAgencies(state.stats.perf.by_agency);
   if (state.stats?.months) renderMonths();
   renderCases();
 }
@@ -271,7 +276,6 @@ function renderPlace() {
   renderMarginal('#chart-category', place.groups, 'category', 'categories');
   renderMarginal('#chart-status', place.groups, 'status', 'statuses');
   renderBacklog(place.backlog);
-  renderAgencies(place.by_agency ?? []);
 }
 
 function setKpi(id, value, display) {
@@ -660,7 +664,7 @@ function wire() {
       const key = button.dataset.sort;
       const { key: current, dir } = state.agencySort;
       state.agencySort = { key, dir: key === current ? -dir : key === 'agency' ? 1 : -1 };
-      if (state.stats?.place) renderAgencies(state.stats.place.by_agency ?? []);
+      if (state.stats?.perf) renderAgencies(state.stats.perf.by_agency);
     });
   }
   $('#key-file').addEventListener('change', async (e) => {
