@@ -77,7 +77,7 @@ def deliver_due(
     """
     delivered = 0
     for _ in range(rounds):
-        with hub.transaction() as s:
+        with hub.transaction() as s:  # lease, what is due and its claim: one transaction
             now = hub.now()
             mode, endpoint = outbox.agency_mode(s, destination)
             if mode != "push" or not endpoint:
@@ -87,19 +87,34 @@ def deliver_due(
             ):
                 return delivered
             work = outbox.due_keys(s, destination, now=now, limit=tuning.batch)
-        if not work:
-            if _release_and_recheck(hub, destination, owner=owner, tuning=tuning):
-                continue  # work arrived while we held the lease: its own job may have given up
-            return delivered
-        assert endpoint is not None
-        sent, stop = _send_in_order(
-            hub, destination, endpoint, work, http=http, tuning=tuning, owner=owner
-        )
-        delivered += sent
-        if stop:
-            with hub.transaction() as s:
-                outbox.release_lease(s, destination, owner=owner)
-            return delivered
+            claimed = (
+                outbox.claim_round(
+                    s,
+                    destination,
+                    [delivery_id for delivery_id, _ in work],
+                    owner=owner,
+                    now=now,
+                    lease_seconds=tuning.lease_seconds,
+                )
+                if work
+                else []
+            )
+        if claimed:  # never None here: the lease was taken in the same transaction
+            assert endpoint is not None
+            sent, stop = _send_in_order(
+                hub, destination, endpoint, claimed, http=http, tuning=tuning, owner=owner
+            )
+            delivered += sent
+            if stop:
+                with hub.transaction() as s:
+                    outbox.release_lease(s, destination, owner=owner)
+                return delivered
+            if len(work) == tuning.batch:
+                continue  # a full round: there may be more behind it
+        # nothing due, or all of it just went: let go, then look once more
+        if _release_and_recheck(hub, destination, owner=owner, tuning=tuning):
+            continue  # work arrived while we held the lease: its own job may have given up
+        return delivered
     with hub.transaction() as s:
         outbox.release_lease(s, destination, owner=owner)
     return delivered
@@ -139,15 +154,15 @@ def _send_in_order(
     hub: Hub,
     destination: str,
     endpoint: str,
-    work: list[tuple[int, str | None]],
+    claimed: list[outbox.Claimed] | None,
     *,
     http: httpx.Client,
     tuning: Delivery,
     owner: str,
 ) -> tuple[int, bool]:
-    """One round: claim all, push cases side by side, record every outcome. (sent, stop)
+    """One claimed round: push cases side by side, record every outcome. (sent, stop)
 
-    Two transactions per round instead of two per message. Different cases go out in
+    A few transactions per round instead of two per message. Different cases go out in
     parallel (``tuning.concurrency`` at once: a ministry across the country answers in tens
     of milliseconds, and one at a time would cap a destination at a few dozen a second);
     one case's messages go one after another, and a failure holds back the rest of its case.
@@ -155,15 +170,6 @@ def _send_in_order(
     ``breaker_threshold`` failures in the round nothing more is tried: a destination that is
     down is probed, not hammered, while its circuit is about to open.
     """
-    with hub.transaction() as s:
-        claimed = outbox.claim_round(
-            s,
-            destination,
-            [delivery_id for delivery_id, _ in work],
-            owner=owner,
-            now=hub.now(),
-            lease_seconds=tuning.lease_seconds,
-        )
     if claimed is None:
         return 0, True  # lease lost: its new holder sends these
     by_case: dict[str | None, list[outbox.Claimed]] = {}
