@@ -43,7 +43,13 @@ from sqlalchemy.orm import Session
 
 from hub.cases import CLOSED
 from hub.exchange.tokens import Principal
-from hub.index_filters import BANGKOK_OFFSET_HOURS, Filters, complaint_conditions, sees_all
+from hub.index_filters import (
+    BANGKOK_OFFSET_HOURS,
+    Filters,
+    complaint_conditions,
+    own_conditions,
+    sees_all,
+)
 from hub.models import CaseFacts, CaseParty, ComplaintText, IndexCube
 
 CUBE_DIMENSIONS = frozenset({"province", "category", "status", "month"})
@@ -59,22 +65,12 @@ def facts_where(f: Filters, viewer: Principal) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if not sees_all(viewer):
         conds.append(_party(viewer.agency))
-    for values, column in (
-        (f.province, CaseFacts.province_code),
-        (f.amphoe, CaseFacts.amphoe_code),
-        (f.tambon, CaseFacts.tambon_code),
-        (f.category, CaseFacts.category),
-        (f.status, CaseFacts.status),
-        (f.owner, CaseFacts.owner),
-    ):
-        if values:
-            conds.append(column.in_(values))
+    conds += own_conditions(f, CaseFacts)
     if f.agency:
         conds.append(
             CaseFacts.case_id.in_(select(CaseParty.case_id).where(CaseParty.agency.in_(f.agency)))
         )
     conds += _complaint_conditions(f)
-    conds += _ranges(f)
     if f.sla_breached is not None:
         conds.append(CaseFacts.breached.is_(f.sla_breached))
     if f.merged is not None:
@@ -110,19 +106,6 @@ def _complaint_conditions(f: Filters) -> list[ColumnElement[bool]]:
     if f.origin:
         return [_has_any(CaseFacts.origins, f.origin)]
     return []
-
-
-def _ranges(f: Filters) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
-    if f.reported_from is not None:
-        conds.append(CaseFacts.reported_at >= f.reported_from)
-    if f.reported_to is not None:
-        conds.append(CaseFacts.reported_at < f.reported_to)
-    if f.resolved_from is not None:
-        conds.append(CaseFacts.resolved_at >= f.resolved_from)
-    if f.resolved_to is not None:
-        conds.append(CaseFacts.resolved_at < f.resolved_to)
-    return conds
 
 
 def is_open() -> ColumnElement[bool]:

@@ -94,23 +94,13 @@ def where(
     ``visibility=False`` leaves the viewer's visibility to the caller (a join on
     ``index_parties`` says the same)."""
     conds: list[ColumnElement[bool]] = [visible(viewer)] if visibility else []
-    for values, column in (
-        (f.province, Case.province_code),
-        (f.amphoe, Case.amphoe_code),
-        (f.tambon, Case.tambon_code),
-        (f.category, Case.category),
-        (f.status, Case.status),
-        (f.owner, Case.owner),
-    ):
-        if values:
-            conds.append(column.in_(values))
+    conds += own_conditions(f, Case)
     if f.agency:
         conds.append(Case.id.in_(select(CaseParty.case_id).where(CaseParty.agency.in_(f.agency))))
     complaint_conds = complaint_conditions(f, texts=texts)
     if complaint_conds:
         owner_of = ComplaintText.case_id if texts else Complaint.case_id
         conds.append(Case.id.in_(select(owner_of).where(and_(*complaint_conds))))
-    conds += _ranges(f)
     if f.sla_breached is not None:
         conds.append(breached() if f.sla_breached else ~breached())
     if f.merged is not None:
@@ -138,16 +128,28 @@ def complaint_conditions(f: Filters, *, texts: bool = False) -> list[ColumnEleme
     return conds
 
 
-def _ranges(f: Filters) -> list[ColumnElement[bool]]:
+def own_conditions(f: Filters, table: Any) -> list[ColumnElement[bool]]:
+    """The filters on a case's own columns (area, category, status, owner, reported and
+    resolved ranges) on ``table``: ``cases`` or ``case_facts``, which name them alike."""
     conds: list[ColumnElement[bool]] = []
+    for values, name in (
+        (f.province, "province_code"),
+        (f.amphoe, "amphoe_code"),
+        (f.tambon, "tambon_code"),
+        (f.category, "category"),
+        (f.status, "status"),
+        (f.owner, "owner"),
+    ):
+        if values:
+            conds.append(getattr(table, name).in_(values))
     if f.reported_from is not None:
-        conds.append(Case.reported_at >= f.reported_from)
+        conds.append(table.reported_at >= f.reported_from)
     if f.reported_to is not None:
-        conds.append(Case.reported_at < f.reported_to)
+        conds.append(table.reported_at < f.reported_to)
     if f.resolved_from is not None:
-        conds.append(Case.resolved_at >= f.resolved_from)
+        conds.append(table.resolved_at >= f.resolved_from)
     if f.resolved_to is not None:
-        conds.append(Case.resolved_at < f.resolved_to)
+        conds.append(table.resolved_at < f.resolved_to)
     return conds
 
 
