@@ -69,6 +69,17 @@ def is_postgres(url: str) -> bool:
     return url.startswith("postgresql")
 
 
+def warn_unless_postgres(url: str, temporary: bool) -> None:
+    """Say on stderr when the figures will not be the ones that count."""
+    if not is_postgres(url):
+        print(
+            "WARNING: not PostgreSQL "
+            + ("(HUB_DATABASE_URL unset: temp SQLite file)" if temporary else f"({url})")
+            + "; the PostgreSQL figures are the ones that count",
+            file=sys.stderr,
+        )
+
+
 def reset_database(url: str) -> None:
     """Make the bench database empty and current: ``downgrade base`` then ``upgrade head``.
 

@@ -75,6 +75,7 @@ from _common import (  # noqa: E402
     median,
     percentile,
     reset_database,
+    warn_unless_postgres,
 )
 
 SOURCE_CSV = ROOT / "adapters" / "traffy_fondue" / "fixtures" / "bangkok_sample.csv"
@@ -2384,13 +2385,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     url, temporary = database_url_from_env()
-    if not is_postgres(url):
-        print(
-            "WARNING: not PostgreSQL "
-            + ("(HUB_DATABASE_URL unset: temp SQLite file)" if temporary else f"({url})")
-            + "; the PostgreSQL figures are the ones that count",
-            file=sys.stderr,
-        )
+    warn_unless_postgres(url, temporary)
     ensure_database(url)
     meta = loaded_meta(url) if args.keep else None
     if meta and meta.get("now"):

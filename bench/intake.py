@@ -32,7 +32,6 @@ import csv
 import io
 import json
 import pstats
-import sys
 import tempfile
 import threading
 import time
@@ -52,12 +51,12 @@ from _common import (
     enrol_agencies,
     hub_env,
     hub_server,
-    is_postgres,
     median,
     percentile,
     process_cpu_seconds,
     raw_ed25519_verify_rate,
     reset_database,
+    warn_unless_postgres,
 )
 
 from hub.config import Settings
@@ -488,13 +487,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     url, temporary = database_url_from_env()
-    if not is_postgres(url):
-        print(
-            "WARNING: not PostgreSQL "
-            + ("(HUB_DATABASE_URL unset: temp SQLite file)" if temporary else f"({url})")
-            + "; the PostgreSQL figures are the ones that count",
-            file=sys.stderr,
-        )
+    warn_unless_postgres(url, temporary)
     key_dir = Path(tempfile.mkdtemp(prefix="hub-bench-keys-"))
     env = hub_env(url, key_dir)
     print(f"database {_safe(url)}: emptied and migrated (bench database)")
