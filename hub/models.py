@@ -371,11 +371,20 @@ class RegistryState(Base):
 
 
 class LogState(Base):
-    """The one row every append locks, so leaf indexes are gap-free across processes."""
+    """The one row every append locks, so leaf indexes are gap-free across processes.
+
+    ``frontier`` is the hashes of ``merkle.root_keys(size)`` end to end (32 bytes each): the
+    only nodes the next append needs, read with the lock itself. A row lock wait ends with
+    the row's newest version, so the frontier is never stale, and every append saves the
+    round trip that read it from ``log_nodes`` while the whole hub queued on this row. NULL
+    (a log written before the column existed) makes the next append read ``log_nodes``
+    once and fill it.
+    """
 
     __tablename__ = "log_state"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
+    frontier: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class LogLeaf(Base):

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.errors import FieldError, NotFound, RequestInvalid
 from hub.exchange import merkle
@@ -130,27 +131,49 @@ def sequence(session: Session) -> None:
     if not pending:
         return
     session.flush()  # write everything else first: the lock below is held until COMMIT
-    # Each round trip from here to COMMIT is paid by every intake in every process, all
-    # queued on this row. The frontier is read by a statement of its own, after the lock:
-    # under READ COMMITTED a statement that waited for the lock still reads other tables as
-    # they were when it began, and would miss the nodes the previous holder just committed
-    # (tests/integration/test_translog_concurrent.py caught exactly that).
-    size = session.execute(
-        select(LogState.size).where(LogState.id == 1).with_for_update()
-    ).scalar_one()
-    frontier = DbNodes(session).get_nodes(merkle.root_keys(size))
+    # From here to COMMIT every intake and every round of acks in every process waits on
+    # this row, so on PostgreSQL it is three round trips: the lock (which brings the
+    # frontier with it), one multi-statement write, COMMIT.
+    size, packed = session.execute(
+        select(LogState.size, LogState.frontier).where(LogState.id == 1).with_for_update()
+    ).one()
+    frontier: Mapping[merkle.NodeKey, bytes] | None = unpack_frontier(packed, size)
+    if frontier is None:  # a log written before the column existed: read it once
+        frontier = DbNodes(session).get_nodes(merkle.root_keys(size))
     nodes = merkle.nodes_to_store_many(size, [p.hashed for p in pending], frontier)
+    new_size = size + len(pending)
     leaves = [
         (size + i, p.data, p.hashed, p.envelope_id, p.now.astimezone(UTC))
         for i, p in enumerate(pending)
     ]
-    if session.get_bind().dialect.name == "postgresql":
-        _write_in_one_round_trip(session, leaves, nodes, size + len(pending))
-    else:
-        _write(session, leaves, nodes, size + len(pending))
-    for i, p in enumerate(pending):
+    for i, p in enumerate(pending):  # stamps and receipts, before the write that carries them
         if p.on_index is not None:
             p.on_index(size + i)
+    new_frontier = pack_frontier(new_size, {**frontier, **{(lv, ix): h for lv, ix, h in nodes}})
+    if session.get_bind().dialect.name == "postgresql":
+        owners = [p.owner for p in pending if p.owner is not None]
+        _write_in_one_round_trip(session, leaves, nodes, new_size, new_frontier, owners)
+    else:
+        _write(session, leaves, nodes, new_size, new_frontier)
+
+
+def pack_frontier(size: int, nodes: Mapping[merkle.NodeKey, bytes]) -> bytes:
+    """``log_state.frontier``: the size it belongs to (8 bytes, big-endian), then the hashes
+    of ``root_keys(size)`` in order. The size inside guards against a process that updated
+    ``size`` without it (an older version during a rolling upgrade): such a frontier is
+    simply not used."""
+    return size.to_bytes(8, "big") + b"".join(nodes[k] for k in merkle.root_keys(size))
+
+
+def unpack_frontier(packed: bytes | None, size: int) -> dict[merkle.NodeKey, bytes] | None:
+    """The frontier nodes of a log of ``size`` leaves, or None when ``packed`` is missing or
+    belongs to another size (then read ``log_nodes``)."""
+    keys = merkle.root_keys(size)
+    if packed is None or len(packed) != 8 + 32 * len(keys):
+        return None
+    if int.from_bytes(packed[:8], "big") != size:
+        return None
+    return {k: packed[8 + 32 * i : 8 + 32 * (i + 1)] for i, k in enumerate(keys)}
 
 
 _LEAF = ("leaf_index", "leaf_input", "leaf_hash", "envelope_id", "created_at")
@@ -161,9 +184,12 @@ def _write_in_one_round_trip(
     leaves: Sequence[tuple[Any, ...]],
     nodes: Sequence[tuple[int, int, bytes]],
     new_size: int,
+    frontier: bytes,
+    owners: Sequence[object],
 ) -> None:
-    """PostgreSQL: the leaves, the nodes and the new size as one multi-statement string
-    (values quoted by psycopg2 itself), one round trip instead of three."""
+    """PostgreSQL: the leaves, the nodes, the new size and frontier, and the columns the
+    leaves' ``on_index`` stamped on their rows (log indexes, receipts) as one multi-statement
+    string (values quoted by psycopg2 itself): one round trip instead of four."""
     conn = session.connection()
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -174,15 +200,76 @@ def _write_in_one_round_trip(
         leaf_rows = values("(%s,%s,%s,%s,%s)", leaves)
         writes = [
             f"INSERT INTO log_leaves ({', '.join(_LEAF)}) VALUES {leaf_rows}",
-            cursor.mogrify("UPDATE log_state SET size = %s WHERE id = 1", (new_size,)).decode(),
+            cursor.mogrify(
+                "UPDATE log_state SET size = %s, frontier = %s WHERE id = 1",
+                (new_size, frontier),
+            ).decode(),
         ]
         if nodes:
             writes.append(
                 f"INSERT INTO log_nodes (level, idx, hash) VALUES {values('(%s,%s,%s)', nodes)}"
             )
+        stamped, settle = _stamp_updates(session, owners, cursor)
+        writes += stamped
     finally:
         cursor.close()
     conn.exec_driver_sql(";\n".join(writes))
+    settle()
+
+
+def _stamp_updates(
+    session: Session, owners: Sequence[object], cursor: Any
+) -> tuple[list[str], Callable[[], None]]:
+    """UPDATE statements for the plain columns ``on_index`` changed on already written rows
+    (one per table and set of columns, ``UPDATE ... FROM (VALUES ...)``), and a function that
+    then tells the ORM those values are stored, so its flush at COMMIT has nothing left to
+    send. A row with any other kind of change is left to the ORM's flush, as before."""
+    dialect = session.get_bind().dialect
+    groups: dict[tuple[Any, tuple[str, ...]], list[Any]] = {}
+    seen: set[int] = set()
+    for obj in owners:
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        state = sa_inspect(obj)
+        changed = tuple(sorted(state.committed_state))
+        if not state.persistent or not changed:
+            continue
+        columns = state.mapper.column_attrs
+        if len(state.mapper.primary_key) != 1 or any(
+            k not in columns or len(columns[k].columns) != 1 for k in changed
+        ):
+            continue
+        groups.setdefault((state.mapper, changed), []).append(state)
+    statements: list[str] = []
+    done: list[tuple[Any, tuple[str, ...]]] = []
+    for (mapper, keys), states in groups.items():
+        table = mapper.local_table
+        pk = mapper.primary_key[0]
+        cols = [mapper.column_attrs[k].columns[0] for k in keys]
+        casts = ",".join(f"CAST(%s AS {c.type.compile(dialect=dialect)})" for c in [pk, *cols])
+        rows = ",".join(
+            cursor.mogrify(
+                f"({casts})",
+                (mapper.primary_key_from_instance(st.obj())[0], *(st.dict[k] for k in keys)),
+            ).decode()
+            for st in states
+        )
+        names = ", ".join(c.name for c in [pk, *cols])
+        sets = ", ".join(f"{c.name} = v.{c.name}" for c in cols)
+        statements.append(
+            f"UPDATE {table.name} AS t SET {sets} FROM (VALUES {rows}) AS v({names}) "
+            f"WHERE t.{pk.name} = v.{pk.name}"
+        )
+        done.extend((st, keys) for st in states)
+
+    def settle() -> None:
+        for st, keys in done:
+            obj = st.obj()
+            for k in keys:
+                set_committed_value(obj, k, st.dict[k])
+
+    return statements, settle
 
 
 def _write(
@@ -190,11 +277,14 @@ def _write(
     leaves: Sequence[tuple[Any, ...]],
     nodes: Sequence[tuple[int, int, bytes]],
     new_size: int,
+    frontier: bytes,
 ) -> None:
     """Any other backend (SQLite: one writer at a time, no row lock to share)."""
     session.execute(insert(LogLeaf), [dict(zip(_LEAF, leaf, strict=True)) for leaf in leaves])
     session.execute(insert(LogNode), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes])
-    session.execute(update(LogState).where(LogState.id == 1).values(size=new_size))
+    session.execute(
+        update(LogState).where(LogState.id == 1).values(size=new_size, frontier=frontier)
+    )
 
 
 def discard(session: Session, previous_transaction: SessionTransaction) -> None:
