@@ -27,6 +27,7 @@ CLI command take a :class:`Settings`; nothing else reads the environment.
 | HUB_DELIVERY_LEASE_SECONDS | 30                   | a deliverer's hold on a destination   |
 | HUB_DISPATCH_INTERVAL  | 1.0                      | seconds between outbox sweeps         |
 | HUB_OPEN311_AGENCY     | open311                  | agency Open311 requests are signed as |
+| HUB_GIL_SWITCH_MS      | 0.5                      | serve/worker: GIL hand-over interval  |
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Settings:
     delivery_concurrency: int = 8
     dispatch_interval: float = 1.0
     open311_agency: str = "open311"
+    gil_switch_ms: float = 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -110,6 +112,7 @@ class Settings:
             ),
             dispatch_interval=float(e.get("HUB_DISPATCH_INTERVAL", d.dispatch_interval)),
             open311_agency=e.get("HUB_OPEN311_AGENCY", d.open311_agency),
+            gil_switch_ms=float(e.get("HUB_GIL_SWITCH_MS", d.gil_switch_ms)),
         )
 
     def with_(self, **changes: object) -> Settings:
