@@ -16,10 +16,11 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import httpx
+from sqlalchemy.orm import Session
 
 from hub.config import Settings
 from hub.errors import HubError
@@ -74,60 +75,87 @@ def deliver_due(
     At most ``rounds`` rounds of ``tuning.batch`` each, so one busy destination cannot keep a
     worker from the others (the sweeper brings the job back for the rest). Stops early when
     nothing is due, the circuit opens, or the lease is lost (its holder sends these too).
+
+    One transaction per round in the steady state: the one that records a round's outcomes
+    also claims the next round (or lets the lease go when there is none), so a busy
+    destination costs a commit per round, not four.
     """
     delivered = 0
-    for _ in range(rounds):
-        with hub.transaction() as s:  # lease, what is due and its claim: one transaction
-            now = hub.now()
-            mode, endpoint = outbox.agency_mode(s, destination)
-            if mode != "push" or not endpoint:
-                return delivered  # a pull agency fetches its own: no lease, nothing to load
-            if not outbox.take_lease(
-                s, destination, owner=owner, now=now, seconds=tuning.lease_seconds
-            ):
-                return delivered
-            work = outbox.due_keys(s, destination, now=now, limit=tuning.batch)
-            claimed = (
-                outbox.claim_round(
-                    s,
-                    destination,
-                    [delivery_id for delivery_id, _ in work],
-                    owner=owner,
-                    now=now,
-                    lease_seconds=tuning.lease_seconds,
-                )
-                if work
-                else []
-            )
-        if claimed:  # never None here: the lease was taken in the same transaction
+    claimed, endpoint = _first_round(hub, destination, owner=owner, tuning=tuning)
+    if claimed is None:
+        return 0  # a pull agency, or another deliverer holds the lease
+    for left in range(rounds - 1, -1, -1):
+        if claimed:
             assert endpoint is not None
-            sent, stop = _send_in_order(
-                hub, destination, endpoint, claimed, http=http, tuning=tuning, owner=owner
+            sent, claimed = _send_in_order(
+                hub,
+                destination,
+                endpoint,
+                claimed,
+                http=http,
+                tuning=tuning,
+                owner=owner,
+                then_claim=left > 0,
             )
             delivered += sent
-            if stop:
-                with hub.transaction() as s:
-                    outbox.release_lease(s, destination, owner=owner)
-                return delivered
-            if len(work) == tuning.batch:
-                continue  # a full round: there may be more behind it
-        # nothing due, or all of it just went: let go, then look once more
-        if _release_and_recheck(hub, destination, owner=owner, tuning=tuning):
-            continue  # work arrived while we held the lease: its own job may have given up
-        return delivered
+            if claimed is None:
+                return delivered  # circuit open or lease lost; the lease is let go
+            if claimed:
+                continue  # claimed with this round's record: the lease is still ours
+        else:
+            with hub.transaction() as s:
+                outbox.release_lease(s, destination, owner=owner)
+        if left == 0 or not _due_after_release(hub, destination):
+            return delivered
+        # work arrived while we held the lease: its own job may have found it taken
+        claimed, endpoint = _first_round(hub, destination, owner=owner, tuning=tuning)
+        if claimed is None:
+            return delivered
     with hub.transaction() as s:
         outbox.release_lease(s, destination, owner=owner)
     return delivered
 
 
-def _release_and_recheck(hub: Hub, destination: str, *, owner: str, tuning: Delivery) -> bool:
-    """Release the lease, then look once more for due work.
+def _first_round(
+    hub: Hub, destination: str, *, owner: str, tuning: Delivery
+) -> tuple[list[outbox.Claimed] | None, str | None]:
+    """Lease, what is due and its claim, in one transaction: ``(claimed, endpoint)``;
+    ``claimed`` is None when there is nothing to do here (a pull agency fetches its own; a
+    lease held by someone else), else the round (possibly empty, the lease then ours)."""
+    with hub.transaction() as s:
+        now = hub.now()
+        mode, endpoint = outbox.agency_mode(s, destination)
+        if mode != "push" or not endpoint:
+            return None, None  # no lease, nothing loaded
+        if not outbox.take_lease(
+            s, destination, owner=owner, now=now, seconds=tuning.lease_seconds
+        ):
+            return None, None
+        return _claim_next(s, destination, owner=owner, now=now, tuning=tuning), endpoint
+
+
+def _claim_next(
+    s: Session, destination: str, *, owner: str, now: datetime, tuning: Delivery
+) -> list[outbox.Claimed] | None:
+    work = outbox.due_keys(s, destination, now=now, limit=tuning.batch)
+    if not work:
+        return []
+    return outbox.claim_round(
+        s,
+        destination,
+        [delivery_id for delivery_id, _ in work],
+        owner=owner,
+        now=now,
+        lease_seconds=tuning.lease_seconds,
+    )
+
+
+def _due_after_release(hub: Hub, destination: str) -> bool:
+    """After the lease is let go, one more look for due work.
 
     Closes a race: a message committed while we held the lease gets a job that finds the
     lease taken and returns; without this second look it would wait for the next sweep.
     """
-    with hub.transaction() as s:
-        outbox.release_lease(s, destination, owner=owner)
     with hub.transaction() as s:
         return bool(outbox.due_keys(s, destination, now=hub.now(), limit=1))
 
@@ -154,13 +182,17 @@ def _send_in_order(
     hub: Hub,
     destination: str,
     endpoint: str,
-    claimed: list[outbox.Claimed] | None,
+    claimed: list[outbox.Claimed],
     *,
     http: httpx.Client,
     tuning: Delivery,
     owner: str,
-) -> tuple[int, bool]:
-    """One claimed round: push cases side by side, record every outcome. (sent, stop)
+    then_claim: bool,
+) -> tuple[int, list[outbox.Claimed] | None]:
+    """One claimed round: push cases side by side, record every outcome, and (with
+    ``then_claim``) claim the next round in the same transaction. ``(sent, next round)``:
+    the next round is None when delivery must stop (circuit open, lease lost) and empty
+    when nothing more is due; in both cases the lease has been let go.
 
     A few transactions per round instead of two per message. Different cases go out in
     parallel (``tuning.concurrency`` at once: a ministry across the country answers in tens
@@ -170,8 +202,6 @@ def _send_in_order(
     ``breaker_threshold`` failures in the round nothing more is tried: a destination that is
     down is probed, not hammered, while its circuit is about to open.
     """
-    if claimed is None:
-        return 0, True  # lease lost: its new holder sends these
     by_case: dict[str | None, list[outbox.Claimed]] = {}
     for c in claimed:
         by_case.setdefault(c.case_id, []).append(c)
@@ -198,7 +228,9 @@ def _send_in_order(
     elif groups:
         with ThreadPoolExecutor(min(tuning.concurrency, len(groups))) as pool:
             list(pool.map(push_case, groups))
-    return _record_round(hub, destination, claimed, outcomes, tuning=tuning)
+    return _record_round(
+        hub, destination, claimed, outcomes, tuning=tuning, owner=owner, then_claim=then_claim
+    )
 
 
 def _record_round(
@@ -208,10 +240,13 @@ def _record_round(
     outcomes: dict[int, _Outcome],
     *,
     tuning: Delivery,
-) -> tuple[int, bool]:
+    owner: str,
+    then_claim: bool,
+) -> tuple[int, list[outbox.Claimed] | None]:
     """Every outcome of a round in one transaction, in the round's order (the breaker
     counts failures in a row). A bad ack is a failure; an untried delivery goes back to
-    how it was before the claim."""
+    how it was before the claim. The same transaction claims the next round or lets the
+    lease go."""
     sent = 0
     with hub.transaction() as s:
         now = hub.now()
@@ -254,8 +289,15 @@ def _record_round(
                 policy=tuning.retry,
                 retry_after=o.retry_after,
             )
-        circuit_open = outbox.paused(s, destination)
-    return sent, circuit_open
+        if outbox.paused(s, destination):
+            outbox.release_lease(s, destination, owner=owner)
+            return sent, None
+        following = (
+            _claim_next(s, destination, owner=owner, now=now, tuning=tuning) if then_claim else []
+        )
+        if not following:
+            outbox.release_lease(s, destination, owner=owner)
+    return sent, following
 
 
 def sweep(hub: Hub) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -100,6 +101,50 @@ def test_a_failing_destination_is_retried_paused_and_recovers_without_duplicates
     assert deliver_due(hub, "mwa", http=http, tuning=FAST) == 12
     assert states(hub) == {"delivered": 12}
     assert mwa.duplicates() == 0
+
+
+def test_a_busy_destination_costs_one_transaction_per_round(hub, bma, mwa, http):
+    """The transaction that records a round claims the next one (and the last lets the
+    lease go): 9 messages in rounds of 3 are the first claim, three records, and one look
+    after the release, where separate lease, claim, release and recheck transactions took 9."""
+    from sqlalchemy import event
+
+    for i in range(9):
+        bma.client.send("complaint.submit", water(i))
+    commits: list[object] = []
+    me = threading.get_ident()  # not the hub answering the agency's key lookups
+
+    def committed(conn: object) -> None:
+        if threading.get_ident() == me:
+            commits.append(conn)
+
+    event.listen(hub.engine, "commit", committed)
+    try:
+        small = Tuning(retry=FAST.retry, timeouts=FAST.timeouts, batch=3)
+        assert deliver_due(hub, "mwa", http=http, tuning=small) == 9
+    finally:
+        event.remove(hub.engine, "commit", committed)
+    assert len(commits) == 5
+    assert states(hub) == {"delivered": 9}
+    assert mwa.total_calls() == 9 and mwa.duplicates() == 0
+    with hub.transaction() as s:
+        dest = s.get(Destination, "mwa")
+        assert dest is not None and dest.lease_owner is None  # let go at the end
+
+
+def test_rounds_stop_at_the_limit_and_let_the_lease_go(hub, bma, mwa, http):
+    """At most ``rounds`` rounds per call, so one busy destination cannot keep a worker
+    from the others; what is left stays pending for the next job, the lease released."""
+    for i in range(8):
+        bma.client.send("complaint.submit", water(i))
+    small = Tuning(retry=FAST.retry, timeouts=FAST.timeouts, batch=3)
+    assert deliver_due(hub, "mwa", http=http, tuning=small, rounds=2) == 6
+    assert states(hub) == {"delivered": 6, "pending": 2}
+    with hub.transaction() as s:
+        dest = s.get(Destination, "mwa")
+        assert dest is not None and dest.lease_owner is None
+    assert deliver_due(hub, "mwa", http=http, tuning=small, rounds=2) == 2
+    assert states(hub) == {"delivered": 8} and mwa.duplicates() == 0
 
 
 def test_different_cases_are_pushed_side_by_side_each_once(hub, bma, mwa, http):
