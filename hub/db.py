@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned per backend: SQLite gets WAL, foreign keys and a busy timeout;
     psycopg2 sends many-row UPDATEs in pages (``execute_batch``) rather than one round trip
-    per row: the envelope and delivery rows a batch stamps with their log indexes are
-    written while the transparency log's lock is held, so each round trip there delays
-    every other intake."""
+    per row (a round of deliveries claimed or settled, the rows a batch touches). The stamps
+    the transparency log's leaves put on their rows do not go this way: they travel in the
+    log's own write (``hub.exchange.translog``), while its lock is held."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
