@@ -8,6 +8,7 @@ and stay verifiable from the stored JWK (a revoked key is still published in the
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -223,7 +224,10 @@ def agency_keys(session: Session, code: str) -> list[AgencyKey]:
     )
 
 
-_cache: dict[str, tuple[str, PublicKey]] = {}
+_cache: dict[str, tuple[dict[str, Any], PublicKey]] = {}
+"""kid -> (the JWK it was parsed from, the parsed key). Every intake and every ack checks
+a signature; parsing the JWK (or canonicalising it for a thumbprint) each time cost more
+than the check itself."""
 _cache_lock = threading.Lock()
 
 
@@ -246,12 +250,14 @@ def resolve_key(session: Session, kid: str, *, now: datetime) -> ResolvedKey:
 
 
 def _parsed(row: AgencyKey) -> PublicKey:
-    fingerprint = jwk_thumbprint(row.jwk)
+    """The row's key, parsed once per process. The cache entry is used only while the row
+    holds the very JWK it was parsed from (a plain comparison of a few short members), so
+    a kid enrolled again with another key is never answered with the old one."""
     with _cache_lock:
         hit = _cache.get(row.kid)
-    if hit and hit[0] == fingerprint:
+    if hit and hit[0] == row.jwk:
         return hit[1]
     key, _alg = load_public_jwk(row.jwk)
     with _cache_lock:
-        _cache[row.kid] = (fingerprint, key)
+        _cache[row.kid] = (copy.deepcopy(row.jwk), key)
     return key
