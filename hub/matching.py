@@ -25,13 +25,13 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import Integer, Select, and_, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from hub.models import Case, Complaint
@@ -300,6 +300,7 @@ def find_duplicate(
     text: str,
     policy: MatchPolicy = MatchPolicy(),
     also: Iterable[Candidate] = (),
+    prefetched: Sequence[Candidate] | None = None,
 ) -> str | None:
     """Id of the open case a new complaint should join, or None to open a new case.
 
@@ -307,27 +308,46 @@ def find_duplicate(
     bounding box and the time window, each with the text of each of its complaints (a case
     holding several complaints matches on its best one). The newest ``CANDIDATE_LIMIT`` rows
     are compared in Python by :func:`best_match`, the single place the rules live; ``also``
-    adds cases a query cannot see yet (a batch's own, written at its commit).
+    adds cases a query cannot see yet (a batch's own, written at its commit);
+    ``prefetched`` is this complaint's answer from :func:`candidates_many`, taken for a
+    whole batch in one query (the database must not have changed since).
     """
     family = family_members(category)
     if lat is None or lon is None or not family or not normalize_thai(text):
         return None
+    candidates = (
+        list(prefetched)
+        if prefetched is not None
+        else _candidates(
+            session.execute(
+                _candidates_query(), _params(family, lat, lon, reported_at, policy)
+            ).all(),
+        )
+    )
+    new = Candidate("", category, lat, lon, reported_at, text)
+    found = best_match(new, [*candidates, *also], policy)
+    return None if found is None else found[0].case_id
+
+
+def _params(
+    family: frozenset[str], lat: float, lon: float, reported_at: datetime, policy: MatchPolicy
+) -> dict[str, Any]:
     min_lat, max_lat, min_lon, max_lon = bounding_box(lat, lon, policy.max_distance_m)
-    rows = session.execute(
-        _candidates_query(),
-        {
-            "statuses": sorted(open_statuses()),
-            "family": sorted(family),
-            "min_lat": min_lat,
-            "max_lat": max_lat,
-            "min_lon": min_lon,
-            "max_lon": max_lon,
-            "since": reported_at - policy.max_age,
-            "until": reported_at + policy.max_age,
-            "limit": CANDIDATE_LIMIT,
-        },
-    ).all()
-    candidates = [
+    return {
+        "statuses": sorted(open_statuses()),
+        "family": sorted(family),
+        "min_lat": min_lat,
+        "max_lat": max_lat,
+        "min_lon": min_lon,
+        "max_lon": max_lon,
+        "since": reported_at - policy.max_age,
+        "until": reported_at + policy.max_age,
+        "limit": CANDIDATE_LIMIT,
+    }
+
+
+def _candidates(rows: Iterable[Any]) -> list[Candidate]:
+    return [
         Candidate(
             case_id=row.id,
             category=row.category,
@@ -342,6 +362,105 @@ def find_duplicate(
         )
         for row in rows
     ]
-    new = Candidate("", category, lat, lon, reported_at, text)
-    found = best_match(new, [*candidates, *also], policy)
-    return None if found is None else found[0].case_id
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A new complaint to find candidates for, named by ``key`` (an origin record, say)."""
+
+    key: Hashable
+    category: str
+    lat: float | None
+    lon: float | None
+    reported_at: datetime
+    text: str
+
+
+def candidates_many(
+    session: Session, probes: Sequence[Probe], policy: MatchPolicy = MatchPolicy()
+) -> dict[Hashable, list[Candidate]]:
+    """What :func:`find_duplicate`'s own query would return for each probe, for many at once.
+
+    PostgreSQL: one statement — the probes as arrays (``unnest``), each joined LATERAL to
+    the same box-first candidate query, in the same order, with the same limit — instead of
+    a round trip per complaint of a batch. Probes the matcher would not query for (no place,
+    no text, unknown category) are left out; so is everything on other databases, where
+    each complaint keeps its own query.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return {}
+    todo: list[tuple[Probe, dict[str, Any]]] = []
+    for p in probes:
+        family = family_members(p.category)
+        if p.lat is None or p.lon is None or not family or not normalize_thai(p.text):
+            continue
+        todo.append((p, _params(family, p.lat, p.lon, p.reported_at, policy)))
+    found: dict[Hashable, list[Candidate]] = {p.key: [] for p, _ in todo}
+    if not todo:
+        return found
+    rows = session.execute(
+        _CANDIDATES_MANY,
+        {
+            "n": list(range(len(todo))),
+            "min_lat": [q["min_lat"] for _, q in todo],
+            "max_lat": [q["max_lat"] for _, q in todo],
+            "min_lon": [q["min_lon"] for _, q in todo],
+            "max_lon": [q["max_lon"] for _, q in todo],
+            "since": [q["since"] for _, q in todo],
+            "until": [q["until"] for _, q in todo],
+            "family": [",".join(q["family"]) for _, q in todo],
+            "statuses": sorted(open_statuses()),
+            "limit": CANDIDATE_LIMIT,
+        },
+    ).all()
+    by_probe: dict[int, list[Any]] = {}
+    for row in rows:
+        by_probe.setdefault(row.n, []).append(row)
+    for n, (p, _) in enumerate(todo):
+        found[p.key] = _candidates(by_probe.get(n, []))
+    return found
+
+
+# The same query as _candidates_query, per probe: ``OFFSET 0`` fences the box off as the
+# MATERIALIZED CTE does there (the place first, through ix_cases_lat_lon), and category
+# codes (snake_case, no commas) travel as one comma-joined string per probe.
+_CANDIDATES_MANY = text(
+    """
+SELECT p.n, c.id, c.category, c.lat, c.lon, c.opened_at, c.summary, c.subject, c.description
+FROM unnest(
+    CAST(:n AS integer[]), CAST(:min_lat AS float8[]), CAST(:max_lat AS float8[]),
+    CAST(:min_lon AS float8[]), CAST(:max_lon AS float8[]),
+    CAST(:since AS timestamptz[]), CAST(:until AS timestamptz[]), CAST(:family AS text[])
+) AS p(n, min_lat, max_lat, min_lon, max_lon, since, until, family)
+CROSS JOIN LATERAL (
+    SELECT near.id, near.category, near.lat, near.lon, near.opened_at, near.summary,
+           complaints.subject, complaints.description
+    FROM (
+        SELECT cases.id, cases.category, cases.lat, cases.lon, cases.opened_at,
+               cases.summary, cases.status
+        FROM cases
+        WHERE cases.lat BETWEEN p.min_lat AND p.max_lat
+          AND cases.lon BETWEEN p.min_lon AND p.max_lon
+          AND cases.merged_into IS NULL
+        OFFSET 0
+    ) AS near
+    LEFT OUTER JOIN complaints ON complaints.case_id = near.id
+    WHERE near.status = ANY(CAST(:statuses AS text[]))
+      AND near.category = ANY(string_to_array(p.family, ','))
+      AND near.opened_at BETWEEN p.since AND p.until
+    ORDER BY near.opened_at DESC, near.id
+    LIMIT :limit
+) AS c
+ORDER BY p.n
+"""
+).columns(
+    n=Integer,
+    id=Case.id.type,
+    category=Case.category.type,
+    lat=Case.lat.type,
+    lon=Case.lon.type,
+    opened_at=Case.opened_at.type,  # UTCDateTime: the same values the ORM query gives
+    summary=Case.summary.type,
+    subject=Complaint.subject.type,
+    description=Complaint.description.type,
+)

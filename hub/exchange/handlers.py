@@ -7,18 +7,25 @@ touched and the agencies owed a delivery (woken after commit). Case rules live i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import event, select, tuple_
 from sqlalchemy.orm import Session
 
 from hub import caseflow, ids
 from hub.exchange.envelopes import LOOKUP_CHUNK, Verified
 from hub.exchange.hubkey import HubSigner
-from hub.matching import Candidate, case_text, find_duplicate, open_statuses
+from hub.matching import (
+    Candidate,
+    Probe,
+    candidates_many,
+    case_text,
+    find_duplicate,
+    open_statuses,
+)
 from hub.models import Case, Complaint, Envelope
 from hub.personal import Sealer
 
@@ -71,7 +78,11 @@ def submit_complaint(
             return Effect(known.case_id)
     complaint = _complaint(envelope, body, ctx)
     with session.no_autoflush:
-        duplicate_of = _duplicate(session, complaint, memo.new_cases if memo else ())
+        duplicate_of = (
+            _duplicate(session, complaint, memo.new_cases, memo.prefetched(session, origin_key))
+            if memo is not None
+            else _duplicate(session, complaint)
+        )
     flow = ctx.flow()
     if duplicate_of is not None:
         if memo is not None:
@@ -115,6 +126,9 @@ class BatchMemo:
 
     known: dict[tuple[str, str], str | None] = field(default_factory=dict)
     new_cases: list[Candidate] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    candidates: dict[Hashable, list[Candidate]] = field(default_factory=dict)
+    flushes: int = -1
 
     @classmethod
     def prefetch(cls, session: Session, verified: Sequence[Verified]) -> BatchMemo:
@@ -129,7 +143,28 @@ class BatchMemo:
             )
             for system, ref, case_id in rows:
                 memo.known.setdefault((system, ref), case_id)
+        memo.bodies = [v.body for v in verified]
         return memo
+
+    def match_ahead(self, session: Session) -> None:
+        """The duplicate matcher's candidates for every new complaint of the batch, in one
+        query (:func:`hub.matching.candidates_many`) instead of one per complaint. Valid
+        only while the session has not flushed since: a flush (a complaint joining a case,
+        a savepoint) can change what the per-complaint query would see, and from then on
+        each complaint asks for itself again."""
+        probes = []
+        for body in self.bodies:
+            origin = body["origin"]
+            key = (origin["system"], origin["ref"])
+            if key not in self.known:
+                probes.append(Probe(key, *_match_fields(body)))
+        self.candidates = candidates_many(session, probes)
+        self.flushes = session.info.get(FLUSHES, 0)
+
+    def prefetched(self, session: Session, key: tuple[str, str]) -> list[Candidate] | None:
+        if self.flushes != session.info.get(FLUSHES, 0):
+            return None
+        return self.candidates.get(key)
 
     def opened(self, case: Case, complaint: Complaint) -> None:
         if case.status in open_statuses() and case.merged_into is None:
@@ -177,7 +212,7 @@ def _complaint(envelope: Envelope, body: dict[str, Any], ctx: Context) -> Compla
         province_code=location.get("province_code"),
         amphoe_code=location.get("amphoe_code"),
         tambon_code=location.get("tambon_code"),
-        reported_at=datetime.fromisoformat(body["reported_at"].replace("Z", "+00:00")),
+        reported_at=_reported_at(body),
         priority=body.get("priority", "normal"),
         language=body.get("language", "th"),
         record=record,
@@ -189,7 +224,10 @@ def _complaint(envelope: Envelope, body: dict[str, Any], ctx: Context) -> Compla
 
 
 def _duplicate(
-    session: Session, complaint: Complaint, also: Sequence[Candidate] = ()
+    session: Session,
+    complaint: Complaint,
+    also: Sequence[Candidate] = (),
+    prefetched: Sequence[Candidate] | None = None,
 ) -> str | None:
     """The open case this complaint repeats, if the matcher finds one."""
     return find_duplicate(
@@ -200,7 +238,34 @@ def _duplicate(
         reported_at=complaint.reported_at,
         text=f"{complaint.subject} {complaint.description}",
         also=also,
+        prefetched=prefetched,
     )
+
+
+def _match_fields(body: dict[str, Any]) -> tuple[str, float | None, float | None, datetime, str]:
+    """What :func:`_duplicate` gives the matcher, read from a body as :func:`_complaint`
+    reads it: category, lat, lon, reported_at, text."""
+    location = body.get("location") or {}
+    return (
+        body["category"],
+        location.get("lat"),
+        location.get("lon"),
+        _reported_at(body),
+        f"{body.get('subject', '')} {body.get('description', '')}",
+    )
+
+
+def _reported_at(body: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(body["reported_at"].replace("Z", "+00:00"))
+
+
+FLUSHES = "hub.flushes"
+"""``session.info`` key: how many times the session has flushed (see BatchMemo.match_ahead)."""
+
+
+@event.listens_for(Session, "after_flush")
+def _count_flush(session: Session, _ctx: Any) -> None:
+    session.info[FLUSHES] = session.info.get(FLUSHES, 0) + 1
 
 
 CASE_TYPES = (

@@ -271,6 +271,7 @@ def _staged(hub: Hub, raws: Sequence[bytes], policy: Policy, now: datetime) -> l
         }
         session.add_all(rows.values())
         session.flush()
+        session.info[handlers.BATCH_MEMO].match_ahead(session)  # after that flush
         store_one = partial(store, session, signer=hub.signer, sealer=hub.sealer, now=now)
         for i in sorted({*fresh, *twins}):  # in the batch's order: case rules depend on it
             if i in rows:

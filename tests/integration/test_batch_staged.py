@@ -262,3 +262,44 @@ def test_concurrent_single_submissions_share_transactions_and_each_gets_its_answ
     assert refused == {13: "bad-signature"}
     assert sum(calls) == len(items) and len(calls) < len(items)  # batches formed
     assert table_counts(hub)["complaints"] == 12
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_batch_asks_the_matcher_once_until_a_join_changes_what_it_would_see(
+    hub, world, clock, monkeypatch
+):
+    """The duplicate matcher's candidates for a whole batch come from one statement. Once
+    the batch flushes rows the database did not hold when it asked (a second complaint
+    joining a case writes the first one's join), each later complaint asks for itself, as
+    it always did: its own query sees what was flushed."""
+    from sqlalchemy import event
+
+    monkeypatch.setattr(intake, "_one_by_one", no_fallback)
+    sc = Scenario(world, clock, "m", 0.0)
+    statements: list[str] = []
+
+    def listen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    def matcher_queries() -> tuple[int, int]:
+        batch = sum("CROSS JOIN LATERAL" in q for q in statements)
+        own = sum("WITH near AS MATERIALIZED" in q for q in statements)
+        return batch, own
+
+    event.listen(hub.engine, "before_cursor_execute", listen)
+    try:
+        fresh = [sc.sign(sc.body(row, f"m{row}"), f"m-{row}") for row in range(1, 9)]
+        results = intake.submit_batch(hub, fresh)
+        assert all(r.accepted for r in results)
+        assert matcher_queries() == (1, 0)
+        statements.clear()
+        cases = [r.accepted.case_id for r in results if r.accepted]
+        rereports = [sc.sign(sc.body(row, f"m{row}-again"), f"m-{row}b") for row in (3, 5)]
+        later = [sc.sign(sc.body(row, f"n{row}"), f"n-{row}") for row in range(10, 14)]
+        results = intake.submit_batch(hub, [*rereports, *later])
+    finally:
+        event.remove(hub.engine, "before_cursor_execute", listen)
+    joined = [r.accepted.case_id for r in results[:2] if r.accepted]
+    assert joined == [cases[2], cases[4]]  # same place and text: both joined their case
+    batch, own = matcher_queries()
+    assert batch == 1 and own >= 1  # after the second join's flush, later ones asked again

@@ -4,10 +4,21 @@ open cases only, same family, inside the box and the window, best complaint of a
 from __future__ import annotations
 
 import itertools
+import random
 from datetime import timedelta
 from typing import Any
 
-from hub.matching import MatchPolicy, find_duplicate
+import pytest
+
+from hub import matching
+from hub.matching import (
+    MatchPolicy,
+    Probe,
+    candidates_many,
+    family_members,
+    find_duplicate,
+    normalize_thai,
+)
 from hub.models import Case, Complaint
 
 POTHOLE = "ถนนชำรุดเป็นหลุมลึก รถสัญจรลำบาก ขอให้ซ่อมแซมด่วน"
@@ -121,3 +132,63 @@ def test_a_case_without_complaints_matches_on_its_summary(hub, clock):
             )
         )
     assert lookup(hub, now) == "case:summary"
+
+
+TEXTS = (POTHOLE, REREPORT, "สายสื่อสารขาดห้อยลงมาถึงพื้น", "ถนนเป็นหลุม", "")
+POINTS = ((LAT, LON), (13.7563, 100.5018), (18.7883, 98.9853))
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_candidates_for_a_batch_are_each_complaints_own_query(hub, clock, seed):
+    """``candidates_many`` (one LATERAL statement for a batch) returns, probe by probe,
+    exactly what the per-complaint query returns: same cases and texts, same order, same
+    limit. A random world near three places: open and closed, merged, other families,
+    outside the box or the window, several complaints or only a summary."""
+    rng = random.Random(seed)
+    now = clock()
+    with hub.transaction() as s:
+        for i in range(70):
+            lat, lon = rng.choice(POINTS)
+            texts = tuple(rng.choice(TEXTS) or POTHOLE for _ in range(rng.randint(0, 3)))
+            fields: dict[str, Any] = {
+                "status": rng.choice(("accepted", "received", "in_progress", "resolved", "closed")),
+                "category": rng.choice(("road", "footpath", "drainage", "water_supply")),
+                "lat": lat + rng.uniform(-0.003, 0.003),
+                "lon": lon + rng.uniform(-0.003, 0.003),
+                "opened_at": now - timedelta(days=rng.uniform(-10, 40)),
+            }
+            if rng.random() < 0.1:
+                fields["merged_into"] = "case:elsewhere"
+            if not texts:
+                fields["summary"] = rng.choice(TEXTS)
+            add_case(s, now, f"case:{seed}:{i}", texts=texts, **fields)
+    probes = []
+    for i in range(40):
+        lat, lon = rng.choice(POINTS)
+        probes.append(
+            Probe(
+                key=("p", i),
+                category=rng.choice(("road", "footpath", "drainage", "no-such-category")),
+                lat=None if rng.random() < 0.1 else lat + rng.uniform(-0.002, 0.002),
+                lon=lon + rng.uniform(-0.002, 0.002),
+                reported_at=now - timedelta(days=rng.uniform(-5, 20)),
+                text=rng.choice(TEXTS),
+            )
+        )
+    policy = MatchPolicy()
+    with hub.transaction() as s:
+        many = candidates_many(s, probes, policy)
+        queried = 0
+        for p in probes:
+            family = family_members(p.category)
+            if p.lat is None or p.lon is None or not family or not normalize_thai(p.text):
+                assert p.key not in many  # the matcher would not ask either
+                continue
+            own = s.execute(
+                matching._candidates_query(),
+                matching._params(family, p.lat, p.lon, p.reported_at, policy),
+            ).all()
+            assert many[p.key] == matching._candidates(own), p
+            queried += 1
+        assert queried >= 15 and sum(len(c) for c in many.values()) > 0
