@@ -6,7 +6,8 @@ e-mail addresses and national IDs (``hub.privacy``), coordinates are rounded to 
 (the citizen's satisfaction rating comes from its own derived column). Text search runs
 over ``complaints.public_text``, the scrubbed copy, so nobody can find a complaint by its
 reporter's phone number (on PostgreSQL over its narrow copy in ``complaint_texts``, kept by
-``hub.index_facts``). Statistics and the map are in ``hub.index_stats``.
+``hub.index_facts``; pages and counts read ``case_facts`` too, and only the page's own
+cases are then read from ``cases``). Statistics and the map are in ``hub.index_stats``.
 
 Pages are keyset pages on ``(sort key, case id)``: a cursor names the last row seen, so
 rows inserted meanwhile never shift a page (nothing is skipped or repeated).
@@ -23,6 +24,7 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +50,15 @@ from hub.exchange.tokens import Principal
 from hub.index_facts import refresh
 from hub.index_filters import Filters, dialect, iso, rounded, sees_all, visible, where
 from hub.index_stats import map_geojson, stats, use_fast
-from hub.models import Case, CaseEvent, CaseParty, Complaint, IndexParty, satisfaction_of
+from hub.models import (
+    Case,
+    CaseEvent,
+    CaseFacts,
+    CaseParty,
+    Complaint,
+    IndexParty,
+    satisfaction_of,
+)
 from hub.privacy import public_text, scrub
 
 __all__ = [
@@ -129,9 +139,11 @@ def search(
 ) -> dict[str, Any]:
     """One page: ``{"items": [...], "next_cursor": str | None}``.
 
-    On PostgreSQL (unless ``live``) a text search reads ``complaint_texts`` and an
-    agency's own view (newest or oldest first) walks ``index_parties``, after the fold;
-    the same cases in the same order as the live tables give.
+    On PostgreSQL (unless ``live``) the page is read from the narrow tables the fold
+    keeps, after the fold (:func:`_search_statement`): ``case_facts`` with an index for
+    every sort behind every equality filter, ``complaint_texts`` for text, ``index_parties``
+    for an agency's own view and for ``agency=X`` by date; the same cases in the same order
+    as the live tables give, and the same cursors.
 
     Raises RequestInvalid (pointer ``/query/cursor``) for a cursor this index did not issue
     for these filters and sort, and (``/query/sort``) for an unknown sort.
@@ -142,7 +154,7 @@ def search(
         position = _decode(cursor, f, sort)
         stmt = stmt.where(_after(order_key, order_id, descending, position))
     stmt = stmt.order_by(*_order(order_key, order_id, descending)).limit(limit + 1)
-    cases = list(session.scalars(stmt))
+    cases = _cases(session, stmt)
     more, cases = len(cases) > limit, cases[:limit]
     last = cases[-1] if cases else None
     return {
@@ -156,7 +168,8 @@ def count(session: Session, f: Filters, *, viewer: Principal, live: bool = False
     :data:`TEXT_COUNT_LIMIT`; always exact on SQLite), else PostgreSQL's row estimate for
     the same query, never below the limit. PostgreSQL counts the narrow ``case_facts``
     (``hub.index_fast``; a channel or origin is a column there, text is matched in the
-    narrow ``complaint_texts``) unless ``live``."""
+    narrow ``complaint_texts``) unless ``live``; filters that are all cube dimensions are
+    summed from ``index_cube`` first (:func:`_cube_count`)."""
     matching = select(Case.id).where(*where(f, viewer))
     if dialect(session) != "postgresql":
         return {"total": session.scalar(_counted(matching)) or 0, "exact": True}
@@ -166,6 +179,8 @@ def count(session: Session, f: Filters, *, viewer: Principal, live: bool = False
         matching = fast.matching_ids(f, viewer)
         if fast.wants_texts(f):
             found = fast.text_count(session, f, viewer, cap)
+        elif fast.cube_answers(f, viewer):
+            found = _cube_count(session, f, viewer, cap)
     capped: int = (
         found if found is not None else session.scalar(_counted(matching.limit(cap + 1))) or 0
     )
@@ -315,23 +330,52 @@ def _item(case: Case, agencies: list[str], complaints: list[Any]) -> dict[str, A
 def _search_statement(
     session: Session, f: Filters, viewer: Principal, key: InstrumentedAttribute[Any], live: bool
 ) -> tuple[Select[Any], Any, Any]:
-    """The page's query and the ``(key, id)`` columns it is ordered by.
+    """The page's query and the ``(key, id)`` columns it is ordered by: ``Case`` rows
+    (live: SQLite, or ``live``), or on PostgreSQL, after the fold, the cases' ids.
 
-    An agency's own cases by ``reported_at`` are a backward range of ``index_parties``
-    (agency, reported_at, case_id), each joined to its case: fifty rows read, not all of
-    the agency's cases sorted. Its ``reported_at`` is the case's, once folded."""
-    postgres = not live and dialect(session) == "postgresql"
-    own = postgres and not sees_all(viewer) and key.key == "reported_at"
-    texts = postgres and fast.wants_texts(f)
-    if own or texts:
-        refresh(session)
-    stmt = select(Case).where(*where(f, viewer, texts=texts, visibility=not own))
-    if not own:
-        return stmt, key, Case.id
-    stmt = stmt.join(
-        IndexParty, and_(IndexParty.case_id == Case.id, IndexParty.agency == viewer.agency)
-    )
-    return stmt, IndexParty.reported_at, IndexParty.case_id
+    PostgreSQL pages are read from ``case_facts``, whose ``(filter column, sort key,
+    case_id)`` indexes (migration 0011) serve every sort behind every equality filter: a
+    page reads about its own rows, not every match sorted nor the whole sort index
+    filtered. An agency's own cases by ``reported_at``, and an oversight body's cases of
+    one agency (``agency=X``), are a range of ``index_parties`` (agency, reported_at,
+    case_id), each joined to its case: fifty rows read, not all of the agency's cases
+    sorted. Both tables hold the cases' own sort keys once folded, so the order and the
+    cursors are the live tables'."""
+    if live or dialect(session) != "postgresql":
+        return select(Case).where(*where(f, viewer)), key, Case.id
+    refresh(session)
+    by_date = key.key == "reported_at"
+    stmt: Select[Any]
+    if not sees_all(viewer) and by_date:
+        own = where(f, viewer, texts=fast.wants_texts(f), visibility=False)
+        stmt = (
+            select(Case)
+            .where(*own)
+            .join(
+                IndexParty, and_(IndexParty.case_id == Case.id, IndexParty.agency == viewer.agency)
+            )
+        )
+        return stmt, IndexParty.reported_at, IndexParty.case_id
+    if sees_all(viewer) and by_date and len(f.agency) == 1:
+        rest = fast.facts_where(replace(f, agency=()), viewer)
+        stmt = (
+            select(IndexParty.case_id)
+            .join(CaseFacts, CaseFacts.case_id == IndexParty.case_id)
+            .where(IndexParty.agency == f.agency[0], *rest)
+        )
+        return stmt, IndexParty.reported_at, IndexParty.case_id
+    stmt = select(CaseFacts.case_id).where(*fast.facts_where(f, viewer))
+    return stmt, getattr(CaseFacts, key.key), CaseFacts.case_id
+
+
+def _cases(session: Session, stmt: Select[Any]) -> list[Case]:
+    """The page's cases in the statement's order: it selects ``Case`` rows, or the cases'
+    ids (``case_facts``, ``index_parties``), which are then read by primary key."""
+    found: list[Any] = list(session.scalars(stmt))
+    if not found or isinstance(found[0], Case):
+        return found
+    by_id = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(found)))}
+    return [by_id[i] for i in found if i in by_id]
 
 
 def _sort_key(sort: str) -> tuple[InstrumentedAttribute[Any], bool]:
@@ -414,6 +458,29 @@ def _bad_cursor(why: str) -> RequestInvalid:
 
 
 # --------------------------------------------------------------------------- counting
+
+
+CUBE_COUNT_ROWS = 10_000
+"""How many cube cells (and edge cases) a count sums at most before it gives up."""
+
+
+def _cube_count(session: Session, f: Filters, viewer: Principal, cap: int) -> int | None:
+    """The number of matching cases if it is at most ``cap``, ``cap + 1`` if it is more,
+    or None when this shortcut cannot tell, like ``hub.index_fast.text_count``.
+
+    Sums ``n`` over at most :data:`CUBE_COUNT_ROWS` rows of ``hub.index_fast.source``
+    (cube cells, and single cases for the partial months at a date range's ends): fewer
+    rows than that means the sum is the exact total; a sum past ``cap`` means the count is.
+    Counting the cases themselves visits every match (a category's open cases at 1M: 15,360
+    rows on 11,404 pages of ``case_facts``, against a few hundred cells); summing the whole
+    cube would cost 190k cells when the whole country matches (22 ms against 9 ms for
+    counting the first 50,001 cases)."""
+    src = fast.source(f, viewer)
+    some = select(src.c.n).limit(CUBE_COUNT_ROWS).subquery()
+    rows, total = session.execute(select(func.count(), func.coalesce(func.sum(some.c.n), 0))).one()
+    if total > cap:
+        return cap + 1
+    return int(total) if rows < CUBE_COUNT_ROWS else None
 
 
 def _counted(stmt: Select[Any]) -> Select[Any]:

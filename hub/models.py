@@ -550,6 +550,25 @@ OPEN_PREDICATE = "status NOT IN ('closed', 'merged', 'rejected', 'resolved')"
 planner matches the partial index (a test checks the two agree)."""
 
 
+PAGE_SORTS = ("reported_at", "resolved_at")
+"""The sort keys of the index's pages (``hub.index.SORTS``)."""
+PAGE_FILTERS = ("province_code", "amphoe_code", "tambon_code", "category", "status", "owner")
+"""The ``case_facts`` columns a page can be narrowed by with an equality."""
+
+
+def _page_indexes() -> list[Index]:
+    """``(sort key, case_id)`` and ``(filter column, sort key, case_id)`` on ``case_facts``:
+    migration 0011 makes exactly these (``ix_case_facts_<column>_<reported|resolved>``)."""
+    out = [Index(f"ix_case_facts_page_{k.removesuffix('_at')}", k, "case_id") for k in PAGE_SORTS]
+    for column in PAGE_FILTERS:
+        short = column.removesuffix("_code")
+        out += [
+            Index(f"ix_case_facts_{short}_{k.removesuffix('_at')}", column, k, "case_id")
+            for k in PAGE_SORTS
+        ]
+    return out
+
+
 class CaseFacts(Base):
     """One narrow row per case: what the index's statistics, map and counts filter and
     aggregate on, the complaints' channels, origins and ratings folded in (PostgreSQL
@@ -569,6 +588,9 @@ class CaseFacts(Base):
             postgresql_where=text(OPEN_PREDICATE),
             sqlite_where=text(OPEN_PREDICATE),
         ),
+        # the index's keyset pages (hub.index.search, migration 0011): every sort, alone and
+        # behind every filter column, so a page reads about its own rows whatever it asks
+        *_page_indexes(),
     )
     case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(32))

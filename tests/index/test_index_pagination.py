@@ -15,7 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from hub.models import Case, CaseParty
+from hub.models import (
+    Case,
+    CaseFacts,
+    CaseParty,
+    ComplaintText,
+    IndexCube,
+    IndexDirty,
+    IndexParty,
+)
 from tests.index.world import get, ok_json
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -78,9 +86,9 @@ def _order_key(sort: str, case: Case) -> tuple:
 def test_paging_yields_every_matching_case_once_in_order(
     client, hub, cast, initial, sort, limit, provinces, reader, inserts
 ):
-    with hub.transaction() as s:
-        s.execute(delete(CaseParty))
-        s.execute(delete(Case))
+    with hub.transaction() as s:  # the last example's cases, and what the fold made of them
+        for table in (IndexParty, ComplaintText, CaseFacts, IndexCube, IndexDirty, CaseParty, Case):
+            s.execute(delete(table))
     original = _insert(hub, initial)
     params = {"sort": sort, "limit": limit, **({"province": list(provinces)} if provinces else {})}
 

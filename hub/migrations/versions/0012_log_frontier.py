@@ -10,7 +10,7 @@ Nullable and not back-filled: the next append after this migration finds NULL, r
 frontier from ``log_nodes`` as before, and stores it.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0009"
+down_revision: str | None = "0011"
 branch_labels = None
 depends_on = None
 
