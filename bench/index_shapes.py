@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3, help="timings per repetition")
     p.add_argument("--explain", default="", help="EXPLAIN the repetitions whose label has this")
     p.add_argument("--slowest", type=int, default=0, help="EXPLAIN the K slowest repetitions")
+    p.add_argument(
+        "--buffers",
+        action="store_true",
+        help="also EXPLAIN (ANALYZE, BUFFERS) every statement of every repetition and print"
+        " its shared buffers and server time: evidence a busy machine does not blur",
+    )
     p.add_argument("--seed", type=int, default=11)
     args = p.parse_args(argv)
 
@@ -82,12 +88,23 @@ def main(argv: list[str] | None = None) -> int:
     event.remove(engine, "after_cursor_execute", after)
 
     print(f"{args.query}: {args.reps} repetitions x {args.runs} runs (ms: median, max)")
+    buffers: list[int] = []
     for k, plan in enumerate(plans):
         per_stmt = [median(list(col)) * 1e3 for col in zip(*stmt_times[k], strict=False)]
         shown = " ".join(f"{t:.1f}" for t in per_stmt)
+        extra = ""
+        if args.buffers:
+            n, server = _buffers(engine, recorded[k])
+            buffers.append(n)
+            extra = f" buffers={n} server={server:.1f}ms"
         print(
             f"{k:>3} {median(times[k]) * 1e3:>7.1f} {max(times[k]) * 1e3:>7.1f} "
-            f"rows={rows[k]:<7} {plan.label}  [stmts ms: {shown}]"
+            f"rows={rows[k]:<7}{extra} {plan.label}  [stmts ms: {shown}]"
+        )
+    if buffers:
+        print(
+            f"shared buffers per repetition: p50 {percentile(buffers, 50):.0f}, "
+            f"p95 {percentile(buffers, 95):.0f}, max {max(buffers)}, sum {sum(buffers)}"
         )
     medians = [median(t) for t in times.values()]
     print(
@@ -114,6 +131,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"-- {secs * 1e3:.1f} ms when recorded\n{sql}\n{text}\n")
     engine.dispose()
     return 0
+
+
+def _buffers(engine: Any, statements: list[tuple[str, Any, float]]) -> tuple[int, float]:
+    """Shared buffers (hit + read) and server execution ms of a repetition's SELECTs."""
+    total, server = 0, 0.0
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        for statement, params, _ in statements:
+            if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params)
+            doc = cur.fetchone()[0][0]
+            top = doc["Plan"]
+            total += int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
+            server += float(doc.get("Execution Time", 0.0))
+        raw.rollback()
+    finally:
+        raw.close()
+    return total, server
 
 
 def _run(sessions: Any, plan: Any) -> tuple[float, int]:
