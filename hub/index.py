@@ -364,8 +364,37 @@ def _search_statement(
             .where(IndexParty.agency == f.agency[0], *rest)
         )
         return stmt, IndexParty.reported_at, IndexParty.case_id
-    stmt = select(CaseFacts.case_id).where(*fast.facts_where(f, viewer))
+    conds = fast.facts_where(f, viewer)
+    if _other_date_range(f, key.key):
+        matches = select(CaseFacts.case_id, getattr(CaseFacts, key.key)).where(*conds)
+        if _estimated_rows(session, matches) <= GATHER_LIMIT:
+            gathered = matches.cte("matches").prefix_with("MATERIALIZED")
+            return select(gathered.c.case_id), gathered.c[key.key], gathered.c.case_id
+    stmt = select(CaseFacts.case_id).where(*conds)
     return stmt, getattr(CaseFacts, key.key), CaseFacts.case_id
+
+
+GATHER_LIMIT = 50_000
+"""A page sorted by one date behind a range of the other gathers the range's matches and
+sorts them when PostgreSQL expects at most this many (below)."""
+
+
+def _other_date_range(f: Filters, key: str) -> bool:
+    """Is the page sorted by one date and narrowed by a range of the other?
+
+    The two are correlated (a case is resolved after it is reported), so the matches of a
+    range of one lie together at one end of the other's order, while PostgreSQL, walking
+    the sort index, expects them spread along it: cases reported in one month, newest-
+    resolved first, walked 197,400 buffers of ``case_facts`` at 1M (105 ms) to fill a page
+    that gathering the month's 31k cases and sorting them fills in 15 ms."""
+    if key == "resolved_at":
+        return f.reported_from is not None or f.reported_to is not None
+    return f.resolved_from is not None or f.resolved_to is not None
+
+
+def _estimated_rows(session: Session, stmt: Select[Any]) -> int:
+    plan = session.execute(_Explain(stmt)).scalar_one()
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _cases(session: Session, stmt: Select[Any]) -> list[Case]:
