@@ -27,7 +27,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, event, exists, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
-from hub.models import Case, CaseParty, Complaint, IndexDirty
+from hub.histogram import bucket_text
+from hub.models import OPEN_PREDICATE, Case, CaseParty, Complaint, IndexDirty
 
 LOCK_KEY = 7_000_007
 """``pg_advisory_xact_lock`` key of the refresher (one at a time; readers wait for it)."""
@@ -92,6 +93,90 @@ ON CONFLICT (month, province_code, category, status, breached, merged) DO UPDATE
     {", ".join(f"{m} = index_cube.{m} + EXCLUDED.{m}" for m in _MEASURES)}
 """
 
+# The same sums over time: every case (period ``*``) and its Bangkok year when it has one.
+ROLLUP_DELTA = f"""
+INSERT INTO index_rollup (period, province_code, category, status, breached, merged,
+                          {", ".join(_MEASURES)})
+SELECT p.period, COALESCE(province_code, ''), category, status, breached, merged,
+       {{sign}} * COUNT(*), {{sign}} * COUNT(resolved_at),
+       {{sign}} * COUNT(*) FILTER (WHERE reopened),
+       {{sign}} * COUNT(*) FILTER (WHERE resolved_at IS NOT NULL OR reopened),
+       {{sign}} * COALESCE(SUM(sat_sum), 0), {{sign}} * COALESCE(SUM(sat_n), 0),
+       {{sign}} * COALESCE(SUM(lat), 0), {{sign}} * COUNT(lat),
+       {{sign}} * COALESCE(SUM(lon), 0), {{sign}} * COUNT(lon)
+FROM case_facts CROSS JOIN LATERAL (VALUES ('*'), (left(month, 4))) AS p(period)
+WHERE {{where}} AND p.period IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5, 6
+ON CONFLICT (period, province_code, category, status, breached, merged) DO UPDATE SET
+    {", ".join(f"{m} = index_rollup.{m} + EXCLUDED.{m}" for m in _MEASURES)}
+"""
+
+# Per owner, province and channel: counts and the times' histograms (``hub.histogram``),
+# for every case, per category, per Bangkok year and per Bangkok month. Histograms are
+# merged with ``index_hist_add`` (migration 0010), which drops buckets that reach zero.
+_CELL = "period, category, kind, province_code, grp"
+_HIST = """
+{name} AS (
+    SELECT {cell}, array_agg(b ORDER BY b) AS keys, array_agg(n ORDER BY b) AS counts
+    FROM (SELECT {cell}, {bucket} AS b, {{sign}} * COUNT(*) AS n FROM cells
+          WHERE kind <> 'channel' AND {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS x
+    GROUP BY 1, 2, 3, 4, 5
+)"""
+TIMES_DELTA = f"""
+WITH cells AS (
+    SELECT l.period, l.category, g.kind, COALESCE(f.province_code, '') AS province_code,
+           g.grp, f.status, f.breached, f.resolved_at, f.accept_h, f.resolve_h
+    FROM case_facts f
+    CROSS JOIN LATERAL (
+        SELECT 'owner' AS kind, COALESCE(f.owner, '') AS grp
+        UNION ALL SELECT 'province', ''
+        UNION ALL SELECT 'channel', ch.value FROM jsonb_array_elements_text(f.channels) AS ch
+    ) AS g
+    CROSS JOIN LATERAL (VALUES ('*', '*'), ('*', f.category), (left(f.month, 4), '*'),
+                               (f.month, '*')) AS l(period, category)
+    WHERE {{where}} AND l.period IS NOT NULL
+),
+sums AS (
+    SELECT {_CELL}, {{sign}} * COUNT(*) AS cases,
+           {{sign}} * COUNT(*) FILTER (WHERE {OPEN_PREDICATE}) AS open,
+           {{sign}} * COUNT(resolved_at) AS resolved,
+           {{sign}} * COUNT(*) FILTER (WHERE breached) AS breached
+    FROM cells GROUP BY 1, 2, 3, 4, 5
+),{_HIST.format(name="a", cell=_CELL, bucket=bucket_text("accept_h"), column="accept_h")},
+{_HIST.format(name="r", cell=_CELL, bucket=bucket_text("resolve_h"), column="resolve_h")}
+INSERT INTO index_times ({_CELL}, cases, open, resolved, breached,
+                         a_keys, a_counts, r_keys, r_counts)
+SELECT {_CELL}, s.cases, s.open, s.resolved, s.breached,
+       COALESCE(a.keys, '{{{{}}}}'), COALESCE(a.counts, '{{{{}}}}'),
+       COALESCE(r.keys, '{{{{}}}}'), COALESCE(r.counts, '{{{{}}}}')
+FROM sums s LEFT JOIN a USING ({_CELL}) LEFT JOIN r USING ({_CELL})
+ON CONFLICT ({_CELL}) DO UPDATE SET
+    cases = index_times.cases + EXCLUDED.cases, open = index_times.open + EXCLUDED.open,
+    resolved = index_times.resolved + EXCLUDED.resolved,
+    breached = index_times.breached + EXCLUDED.breached,
+    (a_keys, a_counts) = (SELECT keys, counts FROM index_hist_add(
+        index_times.a_keys, index_times.a_counts, EXCLUDED.a_keys, EXCLUDED.a_counts)),
+    (r_keys, r_counts) = (SELECT keys, counts FROM index_hist_add(
+        index_times.r_keys, index_times.r_counts, EXCLUDED.r_keys, EXCLUDED.r_counts))
+"""
+HIST_ADD = """
+CREATE OR REPLACE FUNCTION index_hist_add(ak integer[], ac bigint[], bk integer[], bc bigint[],
+                                          OUT keys integer[], OUT counts bigint[])
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT COALESCE(array_agg(k ORDER BY k), '{}'), COALESCE(array_agg(n ORDER BY k), '{}')
+    FROM (SELECT k, SUM(n)::bigint AS n
+          FROM (SELECT * FROM unnest(ak, ac) AS a(k, n)
+                UNION ALL SELECT * FROM unnest(bk, bc) AS b(k, n)) AS u
+          GROUP BY k HAVING SUM(n) <> 0) AS s
+$$
+"""
+"""Two stored histograms (``hub.histogram``: sorted buckets, counts) added bucket by bucket."""
+SUMMARIES = (  # (delta, table, emptied when)
+    (CUBE_DELTA, "index_cube", "n = 0"),
+    (ROLLUP_DELTA, "index_rollup", "n = 0"),
+    (TIMES_DELTA, "index_times", "cases = 0"),
+)
+
 
 # A case's complaints' texts, and its parties with its reported time (``{where}`` narrows
 # to some cases, or none). Upserted by complaint id: a complaint moved from a case that is
@@ -138,11 +223,19 @@ def rebuild_search(conn: Connection) -> None:
     conn.execute(text(PARTIES_UPSERT.format(where="TRUE", order=order)))
 
 
+def rebuild_rollups(conn: Connection) -> None:
+    """``index_rollup`` and ``index_times`` from every case's facts (migration 0010)."""
+    conn.execute(text("TRUNCATE index_rollup, index_times"))
+    conn.execute(text(ROLLUP_DELTA.format(sign=1, where="TRUE")))
+    conn.execute(text(TIMES_DELTA.format(sign=1, where="TRUE")))
+
+
 def rebuild(conn: Connection) -> None:
     """Every case's facts and the whole cube, set-based (migration 0007, bulk loads), and
-    the search tables when they exist (from 0009 on)."""
+    the search tables and time summaries when they exist (from 0009, 0010 on)."""
     conn.execute(text("DELETE FROM index_dirty"))
-    if inspect(conn).has_table("complaint_texts"):
+    tables = set(inspect(conn).get_table_names())
+    if "complaint_texts" in tables:
         rebuild_search(conn)
     conn.execute(text("TRUNCATE case_facts, index_cube"))
     # stored by province and owner: a province's cases share pages, and the per-owner
@@ -155,6 +248,8 @@ def rebuild(conn: Connection) -> None:
         )
     )
     conn.execute(text(CUBE_DELTA.format(sign=1, where="TRUE")))
+    if "index_times" in tables:
+        rebuild_rollups(conn)
 
 
 def refresh(session: Session) -> int:
@@ -194,7 +289,8 @@ def fold(conn: Connection, *, limit: int | None = None, wait: bool = True) -> in
     conn.execute(text(TEXTS_UPSERT.format(where="t.case_id = ANY(:ids)", order="")), params)
     conn.execute(text(PARTIES_GONE), params)
     conn.execute(text(PARTIES_UPSERT.format(where="p.case_id = ANY(:ids)", order="")), params)
-    conn.execute(text(CUBE_DELTA.format(sign=-1, where=mine)), params)
+    for delta, _, _ in SUMMARIES:
+        conn.execute(text(delta.format(sign=-1, where=mine)), params)
     conn.execute(text(f"DELETE FROM case_facts WHERE {mine}"), params)
     conn.execute(
         text(
@@ -203,8 +299,9 @@ def fold(conn: Connection, *, limit: int | None = None, wait: bool = True) -> in
         ),
         params,
     )
-    conn.execute(text(CUBE_DELTA.format(sign=1, where=mine)), params)
-    conn.execute(text("DELETE FROM index_cube WHERE n = 0"))
+    for delta, table, empty in SUMMARIES:
+        conn.execute(text(delta.format(sign=1, where=mine)), params)
+        conn.execute(text(f"DELETE FROM {table} WHERE {empty}"))
     return len(ids)
 
 

@@ -33,9 +33,11 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects import postgresql
@@ -50,9 +52,10 @@ from hub.index_filters import (
     own_conditions,
     sees_all,
 )
-from hub.models import CaseFacts, CaseParty, ComplaintText, IndexCube
+from hub.models import CaseFacts, CaseParty, ComplaintText, IndexCube, IndexRollup
 
 CUBE_DIMENSIONS = frozenset({"province", "category", "status", "month"})
+ALL_TIME = "*"  # the period of the summaries over every case
 _BANGKOK = timedelta(hours=BANGKOK_OFFSET_HOURS)
 
 
@@ -170,6 +173,13 @@ class Window:
             conds.append(IndexCube.month < _label(self.high))
         return conds
 
+    def labels(self) -> tuple[str | None, str | None]:
+        """The whole months as cube labels ``[low, high)``; None is unbounded."""
+        return (
+            None if self.low is None else _label(self.low),
+            None if self.high is None else _label(self.high),
+        )
+
     def edges(self) -> ColumnElement[bool] | None:
         """The facts outside the cube's months (None: there are none)."""
         parts: list[ColumnElement[bool]] = []
@@ -177,6 +187,55 @@ class Window:
             parts.append(CaseFacts.reported_at < self.low)
         if self.high is not None:
             parts.append(CaseFacts.reported_at >= self.high)
+        return or_(*parts) if parts else None
+
+
+@dataclass(frozen=True)
+class Periods:
+    """A window's whole months split into whole Bangkok years (``[years[0], years[1])``,
+    None unbounded; None when no whole year is inside) and the months left over, as
+    ``[from, to)`` month-label ranges: the years are read from the summaries over time
+    (``index_rollup``, ``index_times``), the months from the monthly cells."""
+
+    years: tuple[str | None, str | None] | None
+    months: tuple[tuple[str | None, str | None], ...]
+
+    @classmethod
+    def of(cls, window: Window) -> Periods:
+        low, high = window.labels()
+        first = None if low is None else low[:4] if low[5:] == "01" else str(int(low[:4]) + 1)
+        last = None if high is None else high[:4]
+        if first is not None and last is not None and first >= last:
+            return cls(None, ((low, high),))
+        months = []
+        if low is not None and low < f"{first}-01":
+            months.append((low, f"{first}-01"))
+        if high is not None and f"{last}-01" < high:
+            months.append((f"{last}-01", high))
+        return cls((first, last), tuple(months))
+
+    def year_conditions(self, period: Any) -> list[ColumnElement[bool]] | None:
+        """``period`` (``*``, ``YYYY`` or ``YYYY-MM`` labels) on the whole years; None:
+        there are none."""
+        if self.years is None:
+            return None
+        conds = [func.length(period) == 4]
+        if self.years[0] is not None:
+            conds.append(period >= self.years[0])
+        if self.years[1] is not None:
+            conds.append(period < self.years[1])
+        return conds
+
+    def month_conditions(self, month: Any) -> ColumnElement[bool] | None:
+        """``month`` (``YYYY-MM`` labels, ``""`` for no time) in the leftover months."""
+        parts = []
+        for low, high in self.months:
+            conds = [month != ""]
+            if low is not None:
+                conds.append(month >= low)
+            if high is not None:
+                conds.append(month < high)
+            parts.append(and_(*conds))
         return or_(*parts) if parts else None
 
 
@@ -210,43 +269,58 @@ def _facts_rows(conds: Sequence[ColumnElement[bool]]) -> Select[Any]:
     return select(*columns).where(*conds)
 
 
-def _cube_rows(f: Filters, window: Window) -> Select[Any]:
-    conds = window.cube()
+_SUMMED = (
+    "province_code",
+    "category",
+    "status",
+    "breached",
+    "merged",
+    "n",
+    "resolved",
+    "reopened",
+    "ever_resolved",
+    "sat_sum",
+    "sat_n",
+    "lat_sum",
+    "lat_n",
+    "lon_sum",
+    "lon_n",
+)
+
+
+def _dimension_conditions(f: Filters, table: Any) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
     for values, column in (
-        (f.province, IndexCube.province_code),
-        (f.category, IndexCube.category),
-        (f.status, IndexCube.status),
+        (f.province, table.province_code),
+        (f.category, table.category),
+        (f.status, table.status),
     ):
         if values:
             conds.append(column.in_(values))
     if f.sla_breached is not None:
-        conds.append(IndexCube.breached.is_(f.sla_breached))
+        conds.append(table.breached.is_(f.sla_breached))
     if f.merged is not None:
-        conds.append(IndexCube.merged.is_(f.merged))
-    columns: list[Any] = [
-        IndexCube.month,
-        IndexCube.province_code,
-        IndexCube.category,
-        IndexCube.status,
-        IndexCube.breached,
-        IndexCube.merged,
-        IndexCube.n,
-        IndexCube.resolved,
-        IndexCube.reopened,
-        IndexCube.ever_resolved,
-        IndexCube.sat_sum,
-        IndexCube.sat_n,
-        IndexCube.lat_sum,
-        IndexCube.lat_n,
-        IndexCube.lon_sum,
-        IndexCube.lon_n,
-    ]
-    return select(*columns).where(*conds)
+        conds.append(table.merged.is_(f.merged))
+    return conds
 
 
-def source(f: Filters, viewer: Principal) -> Subquery:
-    """The matching cases as weighted cube-shaped rows: cube cells where they answer,
-    single cases elsewhere. Summing any measure over it gives the live figure."""
+def _cube_rows(f: Filters, where: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    columns = [IndexCube.month, *(getattr(IndexCube, c) for c in _SUMMED)]
+    return select(*columns).where(*where, *_dimension_conditions(f, IndexCube))
+
+
+def _rollup_rows(f: Filters, where: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    columns = [IndexRollup.period.label("month"), *(getattr(IndexRollup, c) for c in _SUMMED)]
+    return select(*columns).where(*where, *_dimension_conditions(f, IndexRollup))
+
+
+def source(f: Filters, viewer: Principal, *, months: bool = False) -> Subquery:
+    """The matching cases as weighted cube-shaped rows: summary cells where they answer,
+    single cases elsewhere. Summing any measure over it gives the live figure.
+
+    Without ``months`` (the result is not grouped by month) whole years and all time are
+    read from ``index_rollup``: about twenty thousand cells for the whole country instead
+    of the cube's two hundred thousand monthly ones; ``month`` then holds a period label."""
     conds = facts_where(f, viewer)
     if not cube_answers(f, viewer):
         return _facts_rows(conds).subquery("src")
@@ -254,9 +328,22 @@ def source(f: Filters, viewer: Principal) -> Subquery:
     if window.empty:
         return _facts_rows(conds).subquery("src")
     edges = window.edges()
-    if edges is None:
-        return _cube_rows(f, window).subquery("src")
-    return union_all(_cube_rows(f, window), _facts_rows([*conds, edges])).subquery("src")
+    if edges is None and not months:
+        return _rollup_rows(f, [IndexRollup.period == ALL_TIME]).subquery("src")
+    parts: list[Select[Any]] = []
+    if months:
+        parts.append(_cube_rows(f, window.cube()))
+    else:
+        periods = Periods.of(window)
+        years = periods.year_conditions(IndexRollup.period)
+        if years is not None:
+            parts.append(_rollup_rows(f, years))
+        leftover = periods.month_conditions(IndexCube.month)
+        if leftover is not None:
+            parts.append(_cube_rows(f, [leftover]))
+    if edges is not None:
+        parts.append(_facts_rows([*conds, edges]))
+    return union_all(*parts).subquery("src") if len(parts) > 1 else parts[0].subquery("src")
 
 
 def _open_of(src: Subquery) -> ColumnElement[bool]:
@@ -270,22 +357,64 @@ def _sum_if(src: Subquery, cond: ColumnElement[bool]) -> ColumnElement[Any]:
 # --------------------------------------------------------------------------- statistics
 
 
-def totals(session: Session, f: Filters, viewer: Principal) -> dict[str, Any]:
-    """Rates and satisfaction (``hub.index_stats._rates``, ``_satisfaction``) in one read."""
-    src = source(f, viewer)
-    row = session.execute(
-        select(
-            func.coalesce(func.sum(src.c.n), 0),
-            _sum_if(src, src.c.breached),
-            func.coalesce(func.sum(src.c.reopened), 0),
-            func.coalesce(func.sum(src.c.ever_resolved), 0),
-            # numeric / numeric, which is what avg(smallint) computes
-            func.sum(src.c.sat_sum) / func.nullif(func.sum(src.c.sat_n), 0),
-            func.coalesce(func.sum(src.c.sat_n), 0),
+@dataclass(frozen=True)
+class Summary:
+    """What one read of :func:`source` gives: the totals (rates, satisfaction), how many
+    of the cases are open, and the counts by the dimensions asked for (None when they are
+    not the cube's: the caller counts those elsewhere)."""
+
+    totals: dict[str, Any]
+    open: int
+    groups: list[dict[str, Any]] | None
+
+
+def summary(session: Session, f: Filters, viewer: Principal, group_by: Sequence[str]) -> Summary:
+    """Totals, the open count and (for cube dimensions) the groups in ONE statement over
+    :func:`source` (GROUPING SETS: the groups and the grand total): the summary cells are
+    read once, not once per figure."""
+    by_cube = set(group_by) <= CUBE_DIMENSIONS
+    src = source(f, viewer, months=by_cube and "month" in group_by)
+    measures = [
+        func.coalesce(func.sum(src.c.n), 0),
+        _sum_if(src, src.c.breached),
+        func.coalesce(func.sum(src.c.reopened), 0),
+        func.coalesce(func.sum(src.c.ever_resolved), 0),
+        # numeric / numeric, which is what avg(smallint) computes
+        func.sum(src.c.sat_sum) / func.nullif(func.sum(src.c.sat_n), 0),
+        func.coalesce(func.sum(src.c.sat_n), 0),
+        _sum_if(src, _open_of(src)),
+    ]
+    exprs = [_cube_key(src, name) for name in group_by] if by_cube else []
+    if exprs:
+        stmt = select(func.grouping(*exprs), *exprs, *measures).group_by(
+            func.grouping_sets(tuple_(*exprs), tuple_())
         )
-    ).one()
-    total, n_breached, n_reopened, n_resolved = (int(v or 0) for v in row[:4])
-    mean, n_rated = row[4], int(row[5] or 0)
+    else:
+        stmt = select(literal(1), *measures)
+    found: list[dict[str, Any]] = []
+    total_row: Any = None
+    for row in session.execute(stmt):
+        if row[0]:  # the grand total
+            total_row = row[1 + len(exprs) :]
+        elif row[1 + len(exprs)]:  # a group with cases
+            found.append({**dict(zip(group_by, row[1 : 1 + len(exprs)], strict=True))})
+            found[-1]["count"] = int(row[1 + len(exprs)])
+    groups = sorted(found, key=lambda r: (-r["count"], *(str(r[d]) for d in group_by)))
+    return Summary(
+        _totals(total_row), int(total_row[6]) if total_row else 0, groups if by_cube else None
+    )
+
+
+def _cube_key(src: Subquery, name: str) -> ColumnElement[Any]:
+    column = src.c[_CUBE_KEYS[name]]
+    # a literal, not a parameter: GROUP BY and GROUPING() must repeat the same expression
+    return func.nullif(column, literal_column("''")) if name in ("province", "month") else column
+
+
+def _totals(row: Any) -> dict[str, Any]:
+    """Rates and satisfaction (``hub.index_stats._rates``, ``_satisfaction``)."""
+    total, n_breached, n_reopened, n_resolved = (int(v or 0) for v in (row or (0,) * 4)[:4])
+    mean, n_rated = (row[4], int(row[5] or 0)) if row else (None, 0)
     return {
         "total": total,
         "sla_breach_rate": n_breached / total if total else None,
@@ -297,21 +426,8 @@ def totals(session: Session, f: Filters, viewer: Principal) -> dict[str, Any]:
 def groups(
     session: Session, f: Filters, viewer: Principal, group_by: Sequence[str]
 ) -> list[dict[str, Any]]:
-    if set(group_by) <= CUBE_DIMENSIONS:
-        src = source(f, viewer)
-        exprs = [
-            func.nullif(src.c[_CUBE_KEYS[name]], "").label(name)
-            if name in ("province", "month")
-            else src.c[_CUBE_KEYS[name]].label(name)
-            for name in group_by
-        ]
-        stmt: Select[Any] = (
-            select(*exprs, func.sum(src.c.n).label("count"))
-            .group_by(*exprs)
-            .having(func.sum(src.c.n) > 0)
-        )
-    else:
-        stmt = _facts_groups(f, viewer, group_by)
+    """Counts by dimensions that are not all the cube's, one case at a time."""
+    stmt = facts_groups(facts_where(f, viewer), group_by)
     rows = [{**r._mapping, "count": int(r._mapping["count"])} for r in session.execute(stmt)]
     return sorted(rows, key=lambda r: (-r["count"], *(str(r[d]) for d in group_by)))
 
@@ -327,8 +443,9 @@ _FACT_KEYS: dict[str, Any] = {
 }
 
 
-def _facts_groups(f: Filters, viewer: Principal, group_by: Sequence[str]) -> Select[Any]:
-    """A case counts once under each distinct channel of its complaints."""
+def facts_groups(conds: Sequence[ColumnElement[bool]], group_by: Sequence[str]) -> Select[Any]:
+    """Counts of the cases matching ``conds``, one by one. A case counts once under each
+    distinct channel of its complaints."""
     channel = func.jsonb_array_elements_text(CaseFacts.channels).table_valued("value")
     exprs = [
         channel.c.value.label(name) if name == "channel" else _FACT_KEYS[name].label(name)
@@ -337,19 +454,43 @@ def _facts_groups(f: Filters, viewer: Principal, group_by: Sequence[str]) -> Sel
     stmt = select(*exprs, func.count().label("count")).select_from(CaseFacts)
     if "channel" in group_by:
         stmt = stmt.join(channel, true())
-    return stmt.where(*facts_where(f, viewer)).group_by(*exprs)
+    return stmt.where(*conds).group_by(*exprs)
 
 
 def backlog_counts(
-    session: Session, f: Filters, viewer: Principal, buckets: ColumnElement[str]
+    session: Session,
+    f: Filters,
+    viewer: Principal,
+    buckets: ColumnElement[str],
+    *,
+    recent: datetime | None = None,
+    oldest: str = "",
+    open_total: int | None = None,
 ) -> dict[str, int]:
-    aged = select(buckets.label("bucket")).where(*facts_where(f, viewer), is_open()).subquery()
-    return {
+    """Open cases by age bucket. With ``recent`` (the start of the oldest bucket but one)
+    and filters the summaries answer, only the open cases reported since the Bangkok month
+    holding ``recent`` are read one by one (an index-only scan of ``ix_case_facts_open``);
+    every other open case is in the ``oldest`` bucket, which is then the summaries' open
+    total (``open_total``, or read here) less those. Otherwise every matching open case
+    is read."""
+    conds = [*facts_where(f, viewer), is_open()]
+    cut = None
+    if recent is not None and cube_answers(f, viewer):
+        cut = month_start(recent, up=False)
+        conds.append(CaseFacts.reported_at >= cut)
+    aged = select(buckets.label("bucket")).where(*conds).subquery()
+    found = {
         bucket: int(n)
         for bucket, n in session.execute(
             select(aged.c.bucket, func.count()).group_by(aged.c.bucket)
         )
     }
+    if cut is not None:
+        if open_total is None:
+            src = source(f, viewer)
+            open_total = int(session.execute(select(_sum_if(src, _open_of(src)))).scalar_one())
+        found[oldest] = found.get(oldest, 0) + open_total - sum(found.values())
+    return found
 
 
 def performance_rows(session: Session, f: Filters, viewer: Principal) -> Any:
@@ -463,16 +604,21 @@ def matching_ids(f: Filters, viewer: Principal) -> Select[Any]:
 
 
 __all__ = [
+    "ALL_TIME",
+    "Periods",
+    "Summary",
+    "Window",
     "amphoe_points",
     "backlog_counts",
     "cube_answers",
+    "facts_groups",
     "facts_where",
     "groups",
     "matching_ids",
     "performance_rows",
     "province_points",
     "source",
+    "summary",
     "text_count",
-    "totals",
     "wants_texts",
 ]

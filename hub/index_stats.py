@@ -10,13 +10,19 @@ Months are Bangkok calendar months; backlog ages count from ``reported_at``.
 On PostgreSQL both read the fast path (``hub.index_fast``: the same numbers from narrow
 per-case facts and monthly sums kept by ``hub.index_facts``) unless ``live=True``, which
 runs the definitions below on the live tables (the tests compare the two).
+
+Percentiles there are approximate by default (``percentiles="approx"``: from the log-spaced
+histograms of ``hub.index_times``, within ``hub.histogram``'s bound of the exact figure,
+tens of milliseconds for the whole country) or exact on request (``"exact"``: a sort of
+every matching case, about a second at a million). The response says which it gave: the
+live path (SQLite, ``live=True``) is always exact.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from hub import histogram, index_times
 from hub import index_fast as fast
 from hub.errors import FieldError, RequestInvalid
 from hub.exchange.tokens import Principal
@@ -56,6 +63,7 @@ OLDEST = ">90d"
 MAP_LEVELS = ("province", "amphoe", "case")
 MAP_LIMIT = 5000
 STATS_WORK_MEM = "64MB"
+PERCENTILES = ("approx", "exact")
 _KEYS: dict[str, InstrumentedAttribute[Any]] = {
     "province": Case.province_code,
     "category": Case.category,
@@ -73,22 +81,35 @@ def stats(
     now: datetime,
     live: bool = False,
     performance: bool = True,
+    percentiles: str = "approx",
 ) -> dict[str, Any]:
     """Counts by one or two dimensions, backlog by age, per-agency and per-province
     performance, breach and reopen rates, and citizen satisfaction where origins give it.
 
-    ``performance=False`` leaves out ``by_agency`` and ``by_province``: their exact medians
-    and 90th percentiles sort every matching case (about 1.5 s for the whole country at a
-    million cases), while everything else comes from summaries in milliseconds, so a
-    dashboard asks for the two separately and shows the counts at once.
+    ``performance=False`` leaves out ``by_agency`` and ``by_province`` (and
+    ``percentiles``). With them, ``percentiles`` chooses their medians and 90th
+    percentiles: ``approx`` (the default: what a dashboard needs, at the cost of the
+    counts) or ``exact`` (sorts every matching case: about a second for the whole
+    country at a million cases); the body's ``percentiles`` member says what was given.
 
     Raises RequestInvalid (``/query/group_by``) for no, more than two, repeated or unknown
-    dimensions."""
+    dimensions, and (``/query/percentiles``) for an unknown method."""
     _check_dimensions(group_by)
-    if dialect(session) == "postgresql":  # sorts for the percentiles stay in memory
+    if percentiles not in PERCENTILES:
+        problem = f"one of {list(PERCENTILES)}"
+        raise RequestInvalid(
+            f"percentiles takes {problem}", errors=[FieldError("/query/percentiles", problem)]
+        )
+    if dialect(session) == "postgresql":
+        # sorts for the exact percentiles stay in memory; no JIT: the statements are short
+        # or read summaries, and JIT priced a fallback's plan high enough to spend 1.1 s
+        # compiling it (bench/index.py EXPLAIN, 1M cases)
         session.execute(text(f"SET LOCAL work_mem = '{STATS_WORK_MEM}'"))
+        session.execute(text("SET LOCAL jit = off"))
     if use_fast(session, live):
-        return _fast_stats(session, f, viewer, group_by, now, performance=performance)
+        return _fast_stats(
+            session, f, viewer, group_by, now, performance=performance, method=percentiles
+        )
     conds = where(f, viewer)
     rates = _rates(session, conds)
     body = {
@@ -99,14 +120,27 @@ def stats(
         "satisfaction": _satisfaction(session, conds),
     }
     if performance:
-        body.update(_performance_members(*_performance(session, conds)))
+        body.update(_performance_members(*_performance(session, conds), method="exact"))
     return body
 
 
-def _performance_members(by_agency: Table, by_province: Table) -> dict[str, Any]:
+def _performance_members(by_agency: Table, by_province: Table, *, method: str) -> dict[str, Any]:
     return {
         "by_agency": [{"agency": key, **row} for key, row in by_agency],
         "by_province": [{"province": key, **row} for key, row in by_province],
+        "percentiles": percentiles_member(method),
+    }
+
+
+def percentiles_member(method: str) -> dict[str, Any]:
+    """What the times are: exact ``percentile_cont``, or the histograms' answer with its
+    bound (``|approx - exact| <= relative_error * |exact| + absolute_error_h``)."""
+    if method == "exact":
+        return {"method": "exact"}
+    return {
+        "method": "approx",
+        "relative_error": histogram.ALPHA,
+        "absolute_error_h": histogram.EPSILON_H,
     }
 
 
@@ -158,21 +192,44 @@ def _fast_stats(
     now: datetime,
     *,
     performance: bool,
+    method: str,
 ) -> dict[str, Any]:
-    totals = fast.totals(session, f, viewer)
-    found = fast.backlog_counts(session, f, viewer, _buckets(CaseFacts.reported_at, now))
+    summed = fast.summary(session, f, viewer, group_by)
+    totals = summed.totals
+    found = fast.backlog_counts(
+        session,
+        f,
+        viewer,
+        _buckets(CaseFacts.reported_at, now),
+        recent=now - timedelta(days=BACKLOG[-1][1]),
+        oldest=OLDEST,
+        open_total=summed.open,
+    )
+    if summed.groups is not None:
+        found_groups = summed.groups
+    elif index_times.answers_groups(f, viewer, group_by):
+        found_groups = _sorted(index_times.groups(session, f, viewer, group_by), group_by)
+    else:
+        found_groups = fast.groups(session, f, viewer, group_by)
     body = {
         "total": totals["total"],
-        "groups": fast.groups(session, f, viewer, group_by),
+        "groups": found_groups,
         "backlog": _backlog_list(found),
         "sla_breach_rate": totals["sla_breach_rate"],
         "reopen_rate": totals["reopen_rate"],
         "satisfaction": totals["satisfaction"],
     }
-    if performance:
+    if performance and method == "approx":
+        tables = index_times.performance(session, f, viewer)
+        body.update(_performance_members(*tables, method=method))
+    elif performance:
         rows = fast.performance_rows(session, f, viewer)
-        body.update(_performance_members(*_performance_table(rows)))
+        body.update(_performance_members(*_performance_table(rows), method=method))
     return body
+
+
+def _sorted(rows: Iterable[dict[str, Any]], group_by: Sequence[str]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (-r["count"], *(str(r[d]) for d in group_by)))
 
 
 # --------------------------------------------------------------------------- counts

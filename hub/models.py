@@ -30,7 +30,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, object_session
@@ -39,6 +39,9 @@ from sqlalchemy.orm.util import identity_key
 from hub.privacy import public_text
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# Histograms of the index's times (PostgreSQL only; SQLite keeps the table empty).
+Buckets = JSON().with_variant(ARRAY(Integer()), "postgresql")
+Counts = JSON().with_variant(ARRAY(BigInteger()), "postgresql")
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL needs 64 bits at national scale.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -581,12 +584,15 @@ class CaseFacts(Base):
         Index("ix_case_facts_owner", "owner"),
         Index("ix_case_facts_amphoe", "amphoe_code"),
         Index("ix_case_facts_reported", "reported_at"),
-        # the backlog: open cases by age (the same predicate as ``hub.index_filters.is_open``)
+        # the backlog: open cases by age (the same predicate as ``hub.index_filters.is_open``);
+        # the cube's dimensions ride along, so the recent part of a filtered backlog is read
+        # from the index alone (``hub.index_fast.backlog_counts``)
         Index(
             "ix_case_facts_open",
             "reported_at",
             postgresql_where=text(OPEN_PREDICATE),
             sqlite_where=text(OPEN_PREDICATE),
+            postgresql_include=["province_code", "category", "status", "breached", "merged"],
         ),
         # the index's keyset pages (hub.index.search, migration 0011): every sort, alone and
         # behind every filter column, so a page reads about its own rows whatever it asks
@@ -652,6 +658,89 @@ class IndexCube(Base):
     lat_n: Mapped[int] = mapped_column(BigInteger)
     lon_sum: Mapped[float] = mapped_column(Float(53))
     lon_n: Mapped[int] = mapped_column(BigInteger)
+
+
+class IndexRollup(Base):
+    """``index_cube`` summed over time: ``period`` is ``*`` (every case) or a Bangkok
+    calendar year ``YYYY`` (cases with a reported time). The national counts read the
+    twenty thousand ``*`` cells instead of the cube's two hundred thousand monthly ones, and
+    a reported-date range takes its whole years from here, its other whole months from the
+    cube and the rest from ``case_facts`` (``hub.index_fast.source``). Kept by the fold."""
+
+    __tablename__ = "index_rollup"
+    __table_args__ = (
+        UniqueConstraint(
+            "period",
+            "province_code",
+            "category",
+            "status",
+            "breached",
+            "merged",
+            name="uq_index_rollup_cell",
+        ),
+        # the fold deletes the cells it emptied: found here, not by reading every cell
+        Index(
+            "ix_index_rollup_empty",
+            "id",
+            postgresql_where=text("n = 0"),
+            sqlite_where=text("n = 0"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7))
+    province_code: Mapped[str] = mapped_column(String(2))
+    category: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    breached: Mapped[bool] = mapped_column(Boolean)
+    merged: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(BigInteger)
+    resolved: Mapped[int] = mapped_column(BigInteger)
+    reopened: Mapped[int] = mapped_column(BigInteger)
+    ever_resolved: Mapped[int] = mapped_column(BigInteger)
+    sat_sum: Mapped[int] = mapped_column(BigInteger)
+    sat_n: Mapped[int] = mapped_column(BigInteger)
+    lat_sum: Mapped[float] = mapped_column(Float(53))
+    lat_n: Mapped[int] = mapped_column(BigInteger)
+    lon_sum: Mapped[float] = mapped_column(Float(53))
+    lon_n: Mapped[int] = mapped_column(BigInteger)
+
+
+class IndexTimes(Base):
+    """Per group (``kind``: ``owner``, the current owner agency in ``grp``; ``province``;
+    ``channel``, a case counted under each of its channels) and province: case counts and,
+    for owners and provinces, log-spaced histograms of the hours to accept and to resolve
+    (``hub.histogram``: parallel arrays of bucket and count). Cells are kept for every
+    case (``period`` ``*``, ``category`` ``*``), per category (``*``, the category), per
+    Bangkok year and per Bangkok month (``category`` ``*``); the statistics' per-agency and
+    per-province tables and their approximate percentiles read a few thousand of them
+    instead of sorting every case (``hub.index_times``). Kept by the fold."""
+
+    __tablename__ = "index_times"
+    __table_args__ = (
+        UniqueConstraint(
+            "period", "category", "kind", "province_code", "grp", name="uq_index_times_cell"
+        ),
+        Index(
+            "ix_index_times_empty",
+            "id",
+            postgresql_where=text("cases = 0"),
+            sqlite_where=text("cases = 0"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7))
+    category: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))
+    province_code: Mapped[str] = mapped_column(String(2))
+    grp: Mapped[str] = mapped_column(String(64))
+    cases: Mapped[int] = mapped_column(BigInteger)
+    open: Mapped[int] = mapped_column(BigInteger)
+    resolved: Mapped[int] = mapped_column(BigInteger)
+    breached: Mapped[int] = mapped_column(BigInteger)
+    a_keys: Mapped[list[int]] = mapped_column(Buckets)
+    a_counts: Mapped[list[int]] = mapped_column(Counts)
+    r_keys: Mapped[list[int]] = mapped_column(Buckets)
+    r_counts: Mapped[list[int]] = mapped_column(Counts)
 
 
 class ComplaintText(Base):

@@ -49,6 +49,7 @@ def stats(
     token_info: dict[str, Any],
     group_by: list[str] | None = None,
     performance: bool = True,
+    percentiles: str = "approx",
     **query: Any,
 ) -> Reply:
     viewer, f, h = caller(token_info), filters(query), hub()
@@ -60,6 +61,7 @@ def stats(
             group_by=group_by or ["province"],
             now=h.now(),
             performance=performance,
+            percentiles=percentiles,
         )
     return ok(body)
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from hub import index
+from hub import index, index_times
 from hub.cases import CLOSED
 from hub.db import make_engine, make_sessionmaker
 from hub.exchange.tokens import Principal
@@ -48,13 +48,15 @@ T0 = datetime(2026, 8, 30, 20, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 hours = st.floats(min_value=0.0, max_value=2000.0, allow_nan=False).map(lambda h: round(h, 3))
+years_back = st.floats(min_value=-800 * 24, max_value=-30 * 24, allow_nan=False)
 a_case = st.fixed_dictionaries(
     {
         "status": st.sampled_from(STATUSES),
         "owner": st.sampled_from((*AGENCIES, None)),
         "category": st.sampled_from(("road", "light", "flood")),
         "area": st.sampled_from((("10", "1003"), ("10", "1005"), ("50", "5001"), (None, None))),
-        "at": st.floats(min_value=0, max_value=80 * 24, allow_nan=False),  # hours after T0
+        # hours after T0, or back in 2024 and 2025: ranges then hold whole Bangkok years
+        "at": st.floats(min_value=0, max_value=80 * 24, allow_nan=False) | years_back,
         "accept": st.none() | hours,
         "resolve": st.none() | hours,
         "breached": st.booleans(),
@@ -72,13 +74,15 @@ a_case = st.fixed_dictionaries(
         ),
     }
 )
-a_time = st.floats(min_value=-24, max_value=82 * 24, allow_nan=False).map(
+a_time = (st.floats(min_value=-24, max_value=82 * 24, allow_nan=False) | years_back).map(
     lambda h: T0 + timedelta(hours=h)
 )
-boundary = st.sampled_from(  # a Bangkok month's first instant, and one hour before it
+boundary = st.sampled_from(  # a Bangkok month's and year's first instant, an hour before one
     (
         month_start(datetime(2026, 10, 5, tzinfo=UTC), up=False),
         datetime(2026, 9, 30, 16, tzinfo=UTC),
+        month_start(datetime(2025, 1, 5, tzinfo=UTC), up=False),
+        month_start(datetime(2026, 1, 5, tzinfo=UTC), up=False),
     )
 )
 
@@ -109,6 +113,7 @@ GROUPINGS = (
     ("agency",),
     ("channel",),
     ("channel", "province"),
+    ("agency", "province"),
 )
 
 
@@ -230,9 +235,14 @@ def _same_features(fast: dict[str, Any], live: dict[str, Any]) -> None:
 
 def _compare(sessions: Any, f: Filters, group_by: tuple[str, ...]) -> None:
     with sessions() as s:
-        fast = index.stats(s, f, viewer=OVERSIGHT, group_by=group_by, now=NOW)
+        exact = index.stats(s, f, viewer=OVERSIGHT, group_by=group_by, now=NOW, percentiles="exact")
         live = index.stats(s, f, viewer=OVERSIGHT, group_by=group_by, now=NOW, live=True)
-        assert fast == live
+        assert exact == live
+        approx = index.stats(s, f, viewer=OVERSIGHT, group_by=group_by, now=NOW)
+        _within_bound(approx, live)
+        # the cells the fold keeps hold what bucketing the matching cases again gives
+        kept = index_times.performance(s, f, OVERSIGHT)
+        assert kept == index_times.performance(s, f, OVERSIGHT, cells=False)
         for level in ("province", "amphoe"):
             _same_features(
                 index.map_geojson(s, f, viewer=OVERSIGHT, level=level),
@@ -247,6 +257,31 @@ def _compare(sessions: Any, f: Filters, group_by: tuple[str, ...]) -> None:
                     assert found is None or found == min(live_count["total"], cap + 1)
             for sort in ("-reported_at", "reported_at"):
                 assert _pages(s, f, viewer, sort, live=False) == _pages(s, f, viewer, sort, True)
+
+
+TIMES = ("accept_median_h", "accept_p90_h", "resolve_median_h", "resolve_p90_h")
+
+
+def _within_bound(approx: dict[str, Any], exact: dict[str, Any]) -> None:
+    """Everything equal but the times, each within the stated bound of the exact one."""
+    tables = ("by_agency", "by_province", "percentiles")
+    assert {k: v for k, v in approx.items() if k not in tables} == {
+        k: v for k, v in exact.items() if k not in tables
+    }
+    bound = approx["percentiles"]
+    assert bound["method"] == "approx" and exact["percentiles"] == {"method": "exact"}
+    for table in tables[:2]:
+        assert len(approx[table]) == len(exact[table])
+        for got, want in zip(approx[table], exact[table], strict=True):
+            assert {k: v for k, v in got.items() if k not in TIMES} == {
+                k: v for k, v in want.items() if k not in TIMES
+            }
+            for name in TIMES:
+                if want[name] is None:
+                    assert got[name] is None
+                    continue
+                limit = bound["relative_error"] * abs(want[name]) + bound["absolute_error_h"]
+                assert abs(got[name] - want[name]) <= limit * (1 + 1e-9), (table, name)
 
 
 def _pages(s: Any, f: Filters, viewer: Principal, sort: str, live: bool) -> list[str]:
@@ -370,7 +405,10 @@ def test_a_bounded_fold_takes_the_oldest_and_leaves_the_rest(sessions: Any) -> N
         assert set(s.scalars(select(CaseFacts.case_id))) == set(ids)
         _same_search_tables(s)
         f = Filters()
-        assert index.stats(s, f, viewer=OVERSIGHT, group_by=("status",), now=NOW) == index.stats(
+        one_by_one = index.stats(
+            s, f, viewer=OVERSIGHT, group_by=("status",), now=NOW, percentiles="exact"
+        )
+        assert one_by_one == index.stats(
             s, f, viewer=OVERSIGHT, group_by=("status",), now=NOW, live=True
         )
 

@@ -111,7 +111,8 @@ def stats(client, reader, **params) -> dict:
 
 
 def test_times_rates_backlog_and_satisfaction_agree_on_both_backends(client, cast, scenario):
-    body = stats(client, cast["ombudsman"])
+    body = stats(client, cast["ombudsman"], percentiles="exact")
+    assert body["percentiles"] == {"method": "exact"}
     assert body["total"] == 5
     assert body["groups"] == [{"province": "10", "count": 4}, {"province": "50", "count": 1}]
     assert body["backlog"] == [
@@ -215,15 +216,52 @@ def test_statistics_follow_the_filters_and_the_callers_view(client, cast, scenar
     assert [b["count"] for b in nothing["backlog"]] == [0, 0, 0, 0, 0]
 
 
+def test_approximate_times_say_so_and_keep_within_their_bound(client, cast, scenario, database_url):
+    """The default on PostgreSQL: the histograms' answer, its bound stated in the body;
+    everything but the times is the exact answer's. SQLite answers exactly, and says so."""
+    exact = stats(client, cast["ombudsman"], percentiles="exact")
+    approx = stats(client, cast["ombudsman"])
+    if database_url.startswith("sqlite"):
+        assert approx == exact
+        return
+    bound = approx["percentiles"]
+    assert bound == {"method": "approx", "relative_error": 0.05, "absolute_error_h": 1 / 60}
+    tables = ("by_agency", "by_province", "percentiles")
+    assert {k: v for k, v in approx.items() if k not in tables} == {
+        k: v for k, v in exact.items() if k not in tables
+    }
+    for table in tables[:2]:
+        for got, want in zip(approx[table], exact[table], strict=True):
+            for name, value in want.items():
+                if not name.endswith("_h") or value is None:
+                    assert got[name] == value, name
+                    continue
+                limit = bound["relative_error"] * abs(value) + bound["absolute_error_h"]
+                assert abs(got[name] - value) <= limit * (1 + 1e-9), name
+    assert approx["by_agency"][0]["accept_median_h"] != exact["by_agency"][0]["accept_median_h"]
+
+
+@pytest.mark.parametrize("value", ["median", "", "EXACT"])
+def test_an_unknown_percentile_method_is_a_problem_naming_it(client, cast, value):
+    r = client.get(
+        URL,
+        params={"percentiles": value},
+        headers={"Authorization": f"Bearer {cast['ombudsman'].client.token()}"},
+    )
+    problem = expect_problem(r, 400)
+    assert "/query/percentiles" in [e["pointer"] for e in problem["errors"]]
+
+
 @pytest.mark.parametrize("group_by", ["category,status", "month", "agency"])
 def test_without_performance_the_same_answer_less_the_agency_and_province_times(
     client, cast, scenario, group_by
 ):
     full = stats(client, cast["ombudsman"], group_by=group_by)
     counts = stats(client, cast["ombudsman"], group_by=group_by, performance="false")
-    assert full["by_agency"] and full["by_province"]
-    assert "by_agency" not in counts and "by_province" not in counts
-    assert counts == {k: v for k, v in full.items() if k not in ("by_agency", "by_province")}
+    assert full["by_agency"] and full["by_province"] and full["percentiles"]
+    tables = ("by_agency", "by_province", "percentiles")
+    assert not set(tables) & set(counts)
+    assert counts == {k: v for k, v in full.items() if k not in tables}
     assert stats(client, cast["ombudsman"], group_by=group_by, performance="true") == full
 
 
