@@ -29,8 +29,10 @@ tables, so nothing reads ``/work/shared`` at run time):
 
 Queries (each ``--reps`` times, parameters varied by a seeded RNG, warm): filtered count,
 first page of a filtered search, Thai text search, a deep page through the cursor, stats by
-province × category, backlog/agency timing stats, the map at province level, an agency's own
-view, a case with its timeline, and a 10k-row export (rows/s, peak RSS). One query also goes
+province × category, backlog/agency timing stats (approximate times, the default; and the
+same calls with exact percentiles, timed as a reference outside the target), the map at
+province level, an agency's own view, a case with its timeline, and a 10k-row export
+(rows/s, peak RSS). One query also goes
 through the real HTTP API with a real bearer token. Each p95 is compared with the machine's
 own floor measured in the same run (a primary-key lookup through the same ORM session);
 queries over the ``--target-ms`` target get their ``EXPLAIN (ANALYZE, BUFFERS)`` printed.
@@ -1721,14 +1723,19 @@ class Workload:
                         ),
                     )
                 )
-            elif name == "stats, backlog + agency times":
+            elif name in ("stats, backlog + agency times", EXACT_TIMES):
+                # the default (approximate times, as the dashboard asks for them), and the
+                # same calls with exact percentiles: the reference the bound is against
                 label, f = self._stats_filter(i + 1)
                 dims = (("agency",), ("status",), ("month",), ("channel",))[i % 4]
+                method = "exact" if name == EXACT_TIMES else "approx"
                 out.append(
                     Plan(
                         f"{label} group_by={dims[0]}",
-                        lambda s, f=f, dims=dims: len(
-                            ix.stats(s, f, viewer=v, group_by=dims, now=self.now)["by_agency"]
+                        lambda s, f=f, dims=dims, method=method: len(
+                            ix.stats(
+                                s, f, viewer=v, group_by=dims, now=self.now, percentiles=method
+                            )["by_agency"]
                         ),
                     )
                 )
@@ -1783,6 +1790,11 @@ def timed(sessions: Any, plan: Plan) -> tuple[float, int]:
         session.close()
 
 
+EXACT_TIMES = "stats, agency times exact"
+REFERENCES = frozenset({EXACT_TIMES})
+"""Timed beside the others but not held to the target: exact percentiles sort every
+matching case by design (``percentiles=exact``); the last line leaves them out."""
+
 QUERIES = (
     "count, filtered",
     "search, first page",
@@ -1791,6 +1803,7 @@ QUERIES = (
     "search, deep page (cursor)",
     "stats, province × category",
     "stats, backlog + agency times",
+    EXACT_TIMES,
     "map, province level",
     "search, agency's own view",
     "case detail + timeline",
@@ -2333,12 +2346,14 @@ def print_figures(
         ok = "met" if f.p95 * 1e3 <= target_ms else "MISSED"
         if f.name.startswith("export"):
             ok = "(rows/s)"
+        elif f.name in REFERENCES:
+            ok = "(reference)"
         print(
             f"{f.name:<34}{len(f.seconds):>5}{f.p50 * 1e3:>9.1f}{f.p95 * 1e3:>9.1f}"
             f"{f.worst * 1e3:>9.1f}{f.p95 / pk:>8.0f}{median(f.rows):>10.0f}  {ok}",
             file=out,
         )
-        if f.p95 * 1e3 > target_ms and not f.name.startswith("export"):
+        if f.p95 * 1e3 > target_ms and not (f.name.startswith("export") or f.name in REFERENCES):
             slow = sorted(zip(f.seconds, f.labels, strict=True), reverse=True)[:4]
             print(
                 f"{'':<6}slowest: " + "; ".join(f"{lab} {s * 1e3:.0f} ms" for s, lab in slow),
@@ -2464,14 +2479,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(token check with a jti write, parsing, JSON, uvicorn)"
         )
     misses = [f for f in figures if f.seconds and not f.name.startswith("export")
-              and (args.explain_all or f.p95 * 1e3 > args.target_ms)]  # fmt: skip
+              and (args.explain_all or (f.p95 * 1e3 > args.target_ms
+                                        and f.name not in REFERENCES))]  # fmt: skip
     if misses and is_postgres(url):
         print("\nEXPLAIN (ANALYZE, BUFFERS) of the slowest repetition of each miss:")
         for f in misses:
             slowest = max(range(len(f.seconds)), key=lambda k: f.seconds[k])
             print(f"\n### {f.name} — {f.labels[slowest]} ({f.seconds[slowest] * 1e3:.0f} ms)")
             print(explain(url, f.plans[slowest]))
-    measured = [f for f in figures if f.seconds and not f.name.startswith("export")]
+    measured = [f for f in figures if f.seconds and not f.name.startswith("export")
+                and f.name not in REFERENCES]  # fmt: skip
     if measured:
         worst = max(measured, key=lambda f: f.p95)
         met = sum(1 for f in measured if f.p95 * 1e3 <= args.target_ms)

@@ -104,19 +104,22 @@ def merged(parts: Sequence[tuple[Sequence[int], Sequence[int]]]) -> Histogram:
 
 def percentiles(hist: Histogram, fractions: Sequence[float]) -> list[float | None]:
     """``percentile_cont(fractions)`` answered from the buckets (None for no durations)."""
-    keys = sorted(k for k, n in hist.items() if n)
-    return sorted_percentiles(keys, [hist[k] for k in keys], fractions)
+    if not hist:
+        return [None for _ in fractions]
+    keys, counts = zip(*sorted(hist.items()), strict=True)  # C loops: this runs per group
+    return sorted_percentiles(keys, counts, fractions)
 
 
 def sorted_percentiles(
     keys: Sequence[int], counts: Sequence[int], fractions: Sequence[float]
 ) -> list[float | None]:
-    """:func:`percentiles` of one stored histogram (buckets ascending, counts positive):
-    no dictionary is built, the cumulative counts are searched (both loops in C)."""
-    if not keys:
-        return [None for _ in fractions]
+    """:func:`percentiles` of one stored histogram (buckets ascending, counts at least
+    zero): no dictionary is built, the cumulative counts are searched (both loops in C;
+    a bucket emptied to zero is never the answer, ``bisect_right`` passes over it)."""
     ends = list(accumulate(counts))  # ends[i]: how many durations up to bucket i's end
-    total = ends[-1]
+    total = ends[-1] if ends else 0
+    if not total:
+        return [None for _ in fractions]
 
     def at(rank: int) -> float:
         return representative(keys[bisect_right(ends, rank)])

@@ -25,11 +25,10 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    literal,
     or_,
     select,
+    tuple_,
     type_coerce,
-    union_all,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
@@ -147,6 +146,15 @@ def _cells_answer(f: Filters, viewer: Principal) -> bool:
 
 # --------------------------------------------------------------------------- tables
 
+
+def answers(f: Filters, viewer: Principal) -> bool:
+    """Do cells answer these filters (the cases outside them are a range's partial ends)?
+    When none do, every matching case is read anyway, and sorting them for the exact
+    percentiles costs less than bucketing them (1M cases, channel=hotline_1111: 775 ms
+    exact against 1,013 ms bucketed), so the caller answers exactly."""
+    return Plan.of(f, viewer).cells is not None
+
+
 Table = list[tuple[str | None, dict[str, Any]]]
 
 
@@ -163,7 +171,7 @@ def performance(
         if plan.cells is not None:
             _add(tables, conn.execute(_cells(plan.cells)))
         if plan.facts is not None:
-            _add(tables, conn.execute(_bucketed(plan.facts)))
+            _add(tables, _facts_rows(conn, plan.facts))
         return _ordered(tables["owner"]), _ordered(tables["province"])
 
 
@@ -209,75 +217,72 @@ def _cells(conds: list[ColumnElement[bool]]) -> Select[Any]:
     )
 
 
+# GROUPING(owner, province, accept bucket, resolve bucket) of each grouping set of
+# :func:`_bucketed`: which table a row belongs to and what it holds
+_SETS = {
+    0b0101: ("owner", "a"),
+    0b1001: ("province", "a"),
+    0b0110: ("owner", "r"),
+    0b1010: ("province", "r"),
+    0b0111: ("owner", "n"),
+    0b1011: ("province", "n"),
+}
+_NONE: Part = ((), ())
+
+
 def _bucketed(conds: list[ColumnElement[bool]]) -> Select[Any]:
-    """The matching cases in the cells' shape, per owner and per province, bucketed in SQL
-    (``hub.index_facts.TIMES_DELTA``'s arithmetic): one read of the cases, a row per
-    group, never one per case."""
-    one = (
+    """The matching cases per owner and per province, bucketed in SQL
+    (``hub.index_facts.TIMES_DELTA``'s arithmetic) in one pass (GROUPING SETS): counts, and
+    per bucket how many, as the cells' arrays. A row per group and set, never per case."""
+    owner = func.coalesce(CaseFacts.owner, "")
+    province = func.coalesce(CaseFacts.province_code, "")
+    a = histogram.bucket_sql(CaseFacts.accept_h)
+    r = histogram.bucket_sql(CaseFacts.resolve_h)
+    inner = (
         select(
-            func.coalesce(CaseFacts.owner, "").label("owner"),
-            func.coalesce(CaseFacts.province_code, "").label("province"),
-            is_open().label("open"),
-            CaseFacts.breached,
-            CaseFacts.resolved_at,
-            histogram.bucket_sql(CaseFacts.accept_h).label("a"),
-            histogram.bucket_sql(CaseFacts.resolve_h).label("r"),
+            func.grouping(owner, province, a, r).label("gs"),
+            func.coalesce(owner, province).label("key"),
+            func.coalesce(a, r).label("b"),
+            func.count().label("n"),
+            func.count(case((is_open(), 1))).label("n_open"),
+            func.count(CaseFacts.resolved_at).label("resolved"),
+            func.count(case((CaseFacts.breached, 1))).label("breached"),
         )
         .where(*conds)
-        .cte("m")
-        .prefix_with("MATERIALIZED")
-    )
-    both = union_all(
-        *(
-            select(literal(kind).label("kind"), one.c[column].label("key"), one)
-            for kind, column in (("owner", "owner"), ("province", "province"))
+        .group_by(
+            func.grouping_sets(
+                tuple_(owner, a),
+                tuple_(province, a),
+                tuple_(owner, r),
+                tuple_(province, r),
+                tuple_(owner),
+                tuple_(province),
+            )
         )
-    ).cte("g")
-    sums = (
-        select(
-            both.c.kind,
-            both.c.key,
-            func.count().label("n"),
-            func.count(case((both.c.open, 1))).label("n_open"),
-            func.count(both.c.resolved_at).label("resolved"),
-            func.count(case((both.c.breached, 1))).label("breached"),
-        )
-        .group_by(both.c.kind, both.c.key)
-        .cte("sums")
-    )
-    hists = [_histograms(both, name) for name in ("a", "r")]
-    stmt = select(
-        sums.c.kind,
-        sums.c.key,
-        sums.c.n,
-        sums.c.n_open,
-        sums.c.resolved,
-        sums.c.breached,
-        *(_raw(c) for h in hists for c in (h.c.bk, h.c.bn)),
-    ).select_from(sums)
-    for h in hists:
-        stmt = stmt.outerjoin(h, and_(h.c.kind == sums.c.kind, h.c.key == sums.c.key))
-    return stmt
-
-
-def _histograms(both: Any, name: str) -> Any:
-    bucket = both.c[name]
-    per = (
-        select(both.c.kind, both.c.key, bucket.label("b"), func.count().label("n"))
-        .where(bucket.is_not(None))
-        .group_by(both.c.kind, both.c.key, bucket)
         .subquery()
     )
-    return (
-        select(
-            per.c.kind,
-            per.c.key,
-            func.array_agg(aggregate_order_by(per.c.b, per.c.b)).label("bk"),
-            func.array_agg(aggregate_order_by(per.c.n, per.c.b)).label("bn"),
-        )
-        .group_by(per.c.kind, per.c.key)
-        .cte(f"h{name}")
-    )
+    has_bucket = inner.c.b.is_not(None)
+    return select(
+        inner.c.gs,
+        inner.c.key,
+        func.sum(inner.c.n),
+        func.sum(inner.c.n_open),
+        func.sum(inner.c.resolved),
+        func.sum(inner.c.breached),
+        _raw(func.array_agg(aggregate_order_by(inner.c.b, inner.c.b)).filter(has_bucket)),
+        _raw(func.array_agg(aggregate_order_by(inner.c.n, inner.c.b)).filter(has_bucket)),
+    ).group_by(inner.c.gs, inner.c.key)
+
+
+def _facts_rows(conn: Any, conds: list[ColumnElement[bool]]) -> Iterator[tuple[Any, ...]]:
+    """:func:`_bucketed`'s rows in the cells' shape (one per table, group and set)."""
+    for gs, key, n, n_open, resolved, breached, keys, counts in conn.execute(_bucketed(conds)):
+        kind, what = _SETS[gs]
+        if what == "n":
+            yield (kind, key, int(n), int(n_open), int(resolved), int(breached), *_NONE, *_NONE)
+        elif keys:
+            a, r = ((keys, counts), _NONE) if what == "a" else (_NONE, (keys, counts))
+            yield (kind, key, 0, 0, 0, 0, *a, *r)
 
 
 def _ordered(groups: dict[str, Group]) -> Table:
@@ -289,10 +294,12 @@ def _ordered(groups: dict[str, Group]) -> Table:
 
 
 def answers_groups(f: Filters, viewer: Principal, group_by: Sequence[str]) -> bool:
-    """Counts by agency or by channel (alone or with province), for filters the cells
-    answer, are sums of cells."""
+    """Counts by agency or by channel (alone or with province), or by month (alone or with
+    province), for filters the cells answer, are sums of cells."""
     dims = set(group_by)
     kinds = dims & set(KIND_KEYS)
+    if "month" in dims:
+        return not kinds and not f.category and _cells_answer(f, viewer)
     return len(kinds) == 1 and dims <= kinds | {"province"} and _cells_answer(f, viewer)
 
 
@@ -300,18 +307,16 @@ def groups(
     session: Session, f: Filters, viewer: Principal, group_by: Sequence[str]
 ) -> Iterable[dict[str, Any]]:
     """``hub.index_fast.groups`` for :func:`answers_groups`: cells, and the cases at a
-    range's partial ends counted one by one."""
-    (name,) = set(group_by) & set(KIND_KEYS)
-    plan = Plan.of(f, viewer)
+    range's partial ends (and, by month, those with no reported time) one by one."""
+    t = IndexTimes
+    names = set(group_by) & set(KIND_KEYS)
+    plan = _month_plan(f, viewer) if "month" in group_by else Plan.of(f, viewer)
+    kind = KIND_KEYS[next(iter(names))] if names else "province"
+    columns = {"province": t.province_code, "month": t.period}
     found: dict[tuple[Any, ...], int] = {}
     if plan.cells is not None:
-        t = IndexTimes
-        keys = [t.grp if d == name else t.province_code for d in group_by]
-        stmt = (
-            select(*keys, func.sum(t.cases))
-            .where(t.kind == KIND_KEYS[name], *plan.cells)
-            .group_by(*keys)
-        )
+        keys = [columns.get(d, t.grp) for d in group_by]
+        stmt = select(*keys, func.sum(t.cases)).where(t.kind == kind, *plan.cells).group_by(*keys)
         for *key, n in session.execute(stmt):
             _count(found, tuple(v or None for v in key), int(n))
     if plan.facts is not None:
@@ -320,8 +325,27 @@ def groups(
     return [{**dict(zip(group_by, key, strict=True)), "count": n} for key, n in found.items() if n]
 
 
+def _month_plan(f: Filters, viewer: Principal) -> Plan:
+    """Monthly cells for the window's whole months, one by one the cases at its partial
+    ends, or (no range) those without a reported time (the month ``None`` group)."""
+    conds = facts_where(f, viewer)
+    province = [IndexTimes.province_code.in_(f.province)] if f.province else []
+    monthly = [IndexTimes.category == ALL_TIME, func.length(IndexTimes.period) == 7, *province]
+    window = Window.of(f)
+    if f.reported_from is None and f.reported_to is None:
+        return Plan(monthly, [*conds, CaseFacts.reported_at.is_(None)])
+    if window.empty:
+        return Plan(None, conds)
+    inside = Periods(None, (window.labels(),)).month_conditions(IndexTimes.period)
+    edges = window.edges()
+    return Plan(
+        [*monthly, *([] if inside is None else [inside])],
+        None if edges is None else [*conds, edges],
+    )
+
+
 def _count(found: dict[tuple[Any, ...], int], key: tuple[Any, ...], n: int) -> None:
     found[key] = found.get(key, 0) + n
 
 
-__all__ = ["FRACTIONS", "Group", "Plan", "answers_groups", "groups", "performance"]
+__all__ = ["FRACTIONS", "Group", "Plan", "answers", "answers_groups", "groups", "performance"]

@@ -572,6 +572,10 @@ def _page_indexes() -> list[Index]:
     return out
 
 
+TIMES_COLUMNS: tuple[str, ...] = ("owner", "province_code", "status", "breached")
+TIMES_COLUMNS += ("resolved_at", "accept_h", "resolve_h")
+
+
 class CaseFacts(Base):
     """One narrow row per case: what the index's statistics, map and counts filter and
     aggregate on, the complaints' channels, origins and ratings folded in (PostgreSQL
@@ -583,7 +587,13 @@ class CaseFacts(Base):
         Index("ix_case_facts_category", "category"),
         Index("ix_case_facts_owner", "owner"),
         Index("ix_case_facts_amphoe", "amphoe_code"),
-        Index("ix_case_facts_reported", "reported_at"),
+        # a reported-date range's partial months are bucketed for the times from the
+        # index alone (``hub.index_times``)
+        Index(
+            "ix_case_facts_reported",
+            "reported_at",
+            postgresql_include=list(TIMES_COLUMNS),
+        ),
         # the backlog: open cases by age (the same predicate as ``hub.index_filters.is_open``);
         # the cube's dimensions ride along, so the recent part of a filtered backlog is read
         # from the index alone (``hub.index_fast.backlog_counts``)
