@@ -112,21 +112,25 @@ ON CONFLICT (period, province_code, category, status, breached, merged) DO UPDAT
 """
 
 # Per owner, province and channel: counts and the times' histograms (``hub.histogram``),
-# for every case, per category, per Bangkok year and per Bangkok month. Histograms are
-# merged with ``index_hist_add`` (migration 0010), which drops buckets that reach zero.
+# for every case, per category, per Bangkok year and per Bangkok month. ``{source}`` is
+# facts with a ``sign``: the fold passes a case's old facts (-1) and new ones (+1) together,
+# so a cell whose counts and buckets come out even (most status changes) is not written at
+# all, and the others are merged once. Histograms are added with ``index_hist_add``
+# (migration 0010), which drops buckets that reach zero.
 _CELL = "period, category, kind, province_code, grp"
 _HIST = """
 {name} AS (
     SELECT {cell}, array_agg(b ORDER BY b) AS keys, array_agg(n ORDER BY b) AS counts
-    FROM (SELECT {cell}, {bucket} AS b, {{sign}} * COUNT(*) AS n FROM cells
-          WHERE kind <> 'channel' AND {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS x
+    FROM (SELECT {cell}, {bucket} AS b, SUM(sign) AS n FROM cells
+          WHERE kind <> 'channel' AND {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6
+          HAVING SUM(sign) <> 0) AS x
     GROUP BY 1, 2, 3, 4, 5
 )"""
 TIMES_DELTA = f"""
 WITH cells AS (
     SELECT l.period, l.category, g.kind, COALESCE(f.province_code, '') AS province_code,
-           g.grp, f.status, f.breached, f.resolved_at, f.accept_h, f.resolve_h
-    FROM case_facts f
+           g.grp, f.sign, f.status, f.breached, f.resolved_at, f.accept_h, f.resolve_h
+    FROM {{source}} AS f
     CROSS JOIN LATERAL (
         SELECT 'owner' AS kind, COALESCE(f.owner, '') AS grp
         UNION ALL SELECT 'province', ''
@@ -134,13 +138,13 @@ WITH cells AS (
     ) AS g
     CROSS JOIN LATERAL (VALUES ('*', '*'), ('*', f.category), (left(f.month, 4), '*'),
                                (f.month, '*')) AS l(period, category)
-    WHERE {{where}} AND l.period IS NOT NULL
+    WHERE l.period IS NOT NULL
 ),
 sums AS (
-    SELECT {_CELL}, {{sign}} * COUNT(*) AS cases,
-           {{sign}} * COUNT(*) FILTER (WHERE {OPEN_PREDICATE}) AS open,
-           {{sign}} * COUNT(resolved_at) AS resolved,
-           {{sign}} * COUNT(*) FILTER (WHERE breached) AS breached
+    SELECT {_CELL}, SUM(sign) AS cases,
+           COALESCE(SUM(sign) FILTER (WHERE {OPEN_PREDICATE}), 0) AS open,
+           COALESCE(SUM(sign) FILTER (WHERE resolved_at IS NOT NULL), 0) AS resolved,
+           COALESCE(SUM(sign) FILTER (WHERE breached), 0) AS breached
     FROM cells GROUP BY 1, 2, 3, 4, 5
 ),{_HIST.format(name="a", cell=_CELL, bucket=bucket_text("accept_h"), column="accept_h")},
 {_HIST.format(name="r", cell=_CELL, bucket=bucket_text("resolve_h"), column="resolve_h")}
@@ -150,6 +154,8 @@ SELECT {_CELL}, s.cases, s.open, s.resolved, s.breached,
        COALESCE(a.keys, '{{{{}}}}'), COALESCE(a.counts, '{{{{}}}}'),
        COALESCE(r.keys, '{{{{}}}}'), COALESCE(r.counts, '{{{{}}}}')
 FROM sums s LEFT JOIN a USING ({_CELL}) LEFT JOIN r USING ({_CELL})
+WHERE (s.cases, s.open, s.resolved, s.breached) <> (0, 0, 0, 0)
+   OR a.keys IS NOT NULL OR r.keys IS NOT NULL
 ON CONFLICT ({_CELL}) DO UPDATE SET
     cases = index_times.cases + EXCLUDED.cases, open = index_times.open + EXCLUDED.open,
     resolved = index_times.resolved + EXCLUDED.resolved,
@@ -159,6 +165,19 @@ ON CONFLICT ({_CELL}) DO UPDATE SET
     (r_keys, r_counts) = (SELECT keys, counts FROM index_hist_add(
         index_times.r_keys, index_times.r_counts, EXCLUDED.r_keys, EXCLUDED.r_counts))
 """
+_TIMES_FACTS = "case_id, status, owner, category, province_code, month, breached, "
+_TIMES_FACTS += "resolved_at, accept_h, resolve_h, channels"
+TIMES_EVERY_CASE = f"(SELECT 1 AS sign, {_TIMES_FACTS} FROM case_facts)"
+TIMES_CHANGE = f"""(
+    SELECT -1 AS sign, {_TIMES_FACTS} FROM case_facts WHERE case_id = ANY(:ids)
+    UNION ALL
+    SELECT 1, {_TIMES_FACTS} FROM ({
+    FACTS_SELECT.format(cases="c.id = ANY(:ids)", complaints="case_id = ANY(:ids)")
+})
+        AS n({FACTS_COLUMNS})
+)"""
+"""The times' change when some cases are refolded: old facts out, new facts in (read
+before ``case_facts`` is rewritten)."""
 HIST_ADD = """
 CREATE OR REPLACE FUNCTION index_hist_add(ak integer[], ac bigint[], bk integer[], bc bigint[],
                                           OUT keys integer[], OUT counts bigint[])
@@ -174,7 +193,6 @@ $$
 SUMMARIES = (  # (delta, table, emptied when)
     (CUBE_DELTA, "index_cube", "n = 0"),
     (ROLLUP_DELTA, "index_rollup", "n = 0"),
-    (TIMES_DELTA, "index_times", "cases = 0"),
 )
 
 
@@ -227,7 +245,7 @@ def rebuild_rollups(conn: Connection) -> None:
     """``index_rollup`` and ``index_times`` from every case's facts (migration 0010)."""
     conn.execute(text("TRUNCATE index_rollup, index_times"))
     conn.execute(text(ROLLUP_DELTA.format(sign=1, where="TRUE")))
-    conn.execute(text(TIMES_DELTA.format(sign=1, where="TRUE")))
+    conn.execute(text(TIMES_DELTA.format(source=TIMES_EVERY_CASE)))
 
 
 def rebuild(conn: Connection) -> None:
@@ -289,6 +307,8 @@ def fold(conn: Connection, *, limit: int | None = None, wait: bool = True) -> in
     conn.execute(text(TEXTS_UPSERT.format(where="t.case_id = ANY(:ids)", order="")), params)
     conn.execute(text(PARTIES_GONE), params)
     conn.execute(text(PARTIES_UPSERT.format(where="p.case_id = ANY(:ids)", order="")), params)
+    conn.execute(text(TIMES_DELTA.format(source=TIMES_CHANGE)), params)
+    conn.execute(text("DELETE FROM index_times WHERE cases = 0"))
     for delta, _, _ in SUMMARIES:
         conn.execute(text(delta.format(sign=-1, where=mine)), params)
     conn.execute(text(f"DELETE FROM case_facts WHERE {mine}"), params)
