@@ -6,9 +6,9 @@ case counts and the histograms of every case (``period`` ``*``), of each categor
 Bangkok year and of each Bangkok month. Filters on province, category or a reported-date
 range are answered from them: all time or one category reads a few thousand cells; a range
 reads its whole years and leftover months (``hub.index_fast.Periods``) and buckets the cases
-at its partial ends on the fly. Any other filter (a status, an owner, a channel, a category
-together with a range, ...) buckets the matching cases on the fly from ``case_facts``: the
-same histograms, so the same answers, only slower. Either way no case is sorted.
+at its partial ends on the fly (the same histograms, so the same answers). Any other filter
+(a status, an owner, a channel, a category together with a range, ...) has no cells:
+``hub.index_stats`` then answers exactly (see :func:`answers`).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class Plan:
 
 def _cells_answer(f: Filters, viewer: Principal) -> bool:
     """Cells exist per province, per category over all time and per period over all
-    categories: the other filters, or a category with a range, are bucketed on the fly."""
+    categories: not for the other filters, nor for a category with a range."""
     return (
         cube_answers(f, viewer)
         and not f.status
