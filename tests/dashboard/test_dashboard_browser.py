@@ -52,6 +52,7 @@ return {
   backlog: rows('#chart-backlog .bar-row'),
   month: rows('#chart-month .bar-row'),
   agencies: [...document.querySelectorAll('#agency-table tbody tr')].map((r) => r.dataset.agency),
+  times: q('#agency-times').textContent,
   caseRows: [...document.querySelectorAll('#case-table tbody tr[data-case-id]')]
     .map((r) => r.dataset.caseId),
   more: !q('#more').hidden,
@@ -176,6 +177,11 @@ def test_the_dashboard_shows_the_national_picture_and_drills_down(
     assert national["sla_breach_rate"] == pytest.approx(6 / 36)
     assert float(snap["breachRate"]) == pytest.approx(national["sla_breach_rate"])
     assert set(snap["agencies"]) == {a["agency"] for a in national["by_agency"]}
+    method = national["percentiles"]  # the table says whether its times are approximate
+    if method["method"] == "approx":
+        assert f"{round(method['relative_error'] * 100)}%" in snap["times"]
+    else:
+        assert snap["times"] and "%" not in snap["times"]
     print(
         f"\n[{backend}] after loading the key: first panel {snap['firstPieceMs']} ms,"
         f" whole page {snap['firstRenderMs']} ms"

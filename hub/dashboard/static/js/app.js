@@ -168,8 +168,9 @@ async function refresh() {
   // per-province aggregate (count, open, breached: the map, the open count, the breach
   // rates). The counts call (performance=false) answers from summaries at once; its
   // category × status table gives both one-way counts (a case has one of each). The agency
-  // table's exact medians sort every matching case, a second or more on a national table,
-  // so they come from a call of their own and fill in last. The monthly trend costs another
+  // table's medians and 90th percentiles cost more (approximate from histograms where they
+  // answer, else exact over every matching case), so they come from a call of their own and
+  // fill in last; the line under the table says which they are. The monthly trend costs another
   // statistics call, so it is asked for only while its panel is open.
   const parts = [
     state.api.json('/v1/index/complaints', { ...params, sort: state.sort, limit: PAGE }, { signal })
@@ -181,7 +182,8 @@ async function refresh() {
       .then((geo) => current() && drawn(() => { state.stats.geo = geo; renderGeo(); })),
     state.api.json('/v1/index/stats', { ...params, group_by: 'category,status', performance: false }, { signal })
       .then((place) => current() && drawn(() => { state.stats.place = place; renderPlace(); })),
-    // the agency table's exact medians sort every matching case: asked for on their own
+    // the agency table's times (approximate from histograms by default; exact, sorting
+    // every matching case, where no histogram answers the filters): asked for on their own
     state.api.json('/v1/index/stats', { ...params, group_by: 'status' }, { signal })
       .then((perf) => current() && drawn(() => { state.stats.perf = perf; renderAgencies(perf.by_agency); })),
   ];
@@ -376,6 +378,14 @@ function renderMonths() {
 }
 
 function renderAgencies(rows) {
+  const method = state.stats?.perf?.percentiles;
+  $('#agency-times').textContent = !method ? ''
+    : method.method === 'approx'
+      ? t('a.timesApprox', {
+        pct: Math.round((method.relative_error ?? 0) * 100),
+        min: Math.round((method.absolute_error_h ?? 0) * 60),
+      })
+      : t('a.timesExact');
   for (const r of rows) if (r.agency) state.agencyCodes.add(r.agency);
   const list = $('#agency-list');
   list.replaceChildren(...[...state.agencyCodes].sort().map((code) => {
