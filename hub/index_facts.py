@@ -64,7 +64,7 @@ FACTS_COLUMNS = (
     "reported_at, resolved_at, month, breached, merged, reopened, accept_h, resolve_h, "
     "lat, lon, channels, origins, sat_sum, sat_n"
 )
-_MEASURES = (
+MEASURES = (
     "n",
     "resolved",
     "reopened",
@@ -79,7 +79,7 @@ _MEASURES = (
 # Adds (sign 1) or takes away (sign -1) some cases' facts from the cube.
 CUBE_DELTA = f"""
 INSERT INTO index_cube (month, province_code, category, status, breached, merged,
-                        {", ".join(_MEASURES)})
+                        {", ".join(MEASURES)})
 SELECT COALESCE(month, ''), COALESCE(province_code, ''), category, status, breached, merged,
        {{sign}} * COUNT(*), {{sign}} * COUNT(resolved_at),
        {{sign}} * COUNT(*) FILTER (WHERE reopened),
@@ -90,13 +90,13 @@ SELECT COALESCE(month, ''), COALESCE(province_code, ''), category, status, breac
 FROM case_facts WHERE {{where}}
 GROUP BY 1, 2, 3, 4, 5, 6
 ON CONFLICT (month, province_code, category, status, breached, merged) DO UPDATE SET
-    {", ".join(f"{m} = index_cube.{m} + EXCLUDED.{m}" for m in _MEASURES)}
+    {", ".join(f"{m} = index_cube.{m} + EXCLUDED.{m}" for m in MEASURES)}
 """
 
 # The same sums over time: every case (period ``*``) and its Bangkok year when it has one.
 ROLLUP_DELTA = f"""
 INSERT INTO index_rollup (period, province_code, category, status, breached, merged,
-                          {", ".join(_MEASURES)})
+                          {", ".join(MEASURES)})
 SELECT p.period, COALESCE(province_code, ''), category, status, breached, merged,
        {{sign}} * COUNT(*), {{sign}} * COUNT(resolved_at),
        {{sign}} * COUNT(*) FILTER (WHERE reopened),
@@ -108,7 +108,7 @@ FROM case_facts CROSS JOIN LATERAL (VALUES ('*'), (left(month, 4))) AS p(period)
 WHERE {{where}} AND p.period IS NOT NULL
 GROUP BY 1, 2, 3, 4, 5, 6
 ON CONFLICT (period, province_code, category, status, breached, merged) DO UPDATE SET
-    {", ".join(f"{m} = index_rollup.{m} + EXCLUDED.{m}" for m in _MEASURES)}
+    {", ".join(f"{m} = index_rollup.{m} + EXCLUDED.{m}" for m in MEASURES)}
 """
 
 # Per owner, province and channel: counts and the times' histograms (``hub.histogram``),

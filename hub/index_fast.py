@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from hub.cases import CLOSED
 from hub.exchange.tokens import Principal
+from hub.index_facts import MEASURES
 from hub.index_filters import (
     BANGKOK_OFFSET_HOURS,
     Filters,
@@ -269,23 +270,7 @@ def _facts_rows(conds: Sequence[ColumnElement[bool]]) -> Select[Any]:
     return select(*columns).where(*conds)
 
 
-_SUMMED = (
-    "province_code",
-    "category",
-    "status",
-    "breached",
-    "merged",
-    "n",
-    "resolved",
-    "reopened",
-    "ever_resolved",
-    "sat_sum",
-    "sat_n",
-    "lat_sum",
-    "lat_n",
-    "lon_sum",
-    "lon_n",
-)
+_SUMMED = ("province_code", "category", "status", "breached", "merged", *MEASURES)
 
 
 def _dimension_conditions(f: Filters, table: Any) -> list[ColumnElement[bool]]:

@@ -631,7 +631,29 @@ class CaseFacts(Base):
     sat_n: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class IndexCube(Base):
+class _CubeCell:
+    """What a cell of ``index_cube`` and of ``index_rollup`` holds besides its period: the
+    dimensions, then the sums the fold adds to and takes from (``hub.index_facts.MEASURES``
+    names these, in this order)."""
+
+    province_code: Mapped[str] = mapped_column(String(2))
+    category: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    breached: Mapped[bool] = mapped_column(Boolean)
+    merged: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(BigInteger)
+    resolved: Mapped[int] = mapped_column(BigInteger)
+    reopened: Mapped[int] = mapped_column(BigInteger)
+    ever_resolved: Mapped[int] = mapped_column(BigInteger)
+    sat_sum: Mapped[int] = mapped_column(BigInteger)
+    sat_n: Mapped[int] = mapped_column(BigInteger)
+    lat_sum: Mapped[float] = mapped_column(Float(53))
+    lat_n: Mapped[int] = mapped_column(BigInteger)
+    lon_sum: Mapped[float] = mapped_column(Float(53))
+    lon_n: Mapped[int] = mapped_column(BigInteger)
+
+
+class IndexCube(_CubeCell, Base):
     """``case_facts`` summed by (Bangkok month, province, category, status, breached,
     merged): the national counts and map read a few hundred thousand of these instead of
     a million cases. A missing month or province is stored as ``""`` (one cell, whatever
@@ -653,24 +675,9 @@ class IndexCube(Base):
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     month: Mapped[str] = mapped_column(String(7))
-    province_code: Mapped[str] = mapped_column(String(2))
-    category: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(32))
-    breached: Mapped[bool] = mapped_column(Boolean)
-    merged: Mapped[bool] = mapped_column(Boolean)
-    n: Mapped[int] = mapped_column(BigInteger)
-    resolved: Mapped[int] = mapped_column(BigInteger)
-    reopened: Mapped[int] = mapped_column(BigInteger)
-    ever_resolved: Mapped[int] = mapped_column(BigInteger)
-    sat_sum: Mapped[int] = mapped_column(BigInteger)
-    sat_n: Mapped[int] = mapped_column(BigInteger)
-    lat_sum: Mapped[float] = mapped_column(Float(53))
-    lat_n: Mapped[int] = mapped_column(BigInteger)
-    lon_sum: Mapped[float] = mapped_column(Float(53))
-    lon_n: Mapped[int] = mapped_column(BigInteger)
 
 
-class IndexRollup(Base):
+class IndexRollup(_CubeCell, Base):
     """``index_cube`` summed over time: ``period`` is ``*`` (every case) or a Bangkok
     calendar year ``YYYY`` (cases with a reported time). The national counts read the
     twenty thousand ``*`` cells instead of the cube's two hundred thousand monthly ones, and
@@ -698,21 +705,6 @@ class IndexRollup(Base):
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     period: Mapped[str] = mapped_column(String(7))
-    province_code: Mapped[str] = mapped_column(String(2))
-    category: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(32))
-    breached: Mapped[bool] = mapped_column(Boolean)
-    merged: Mapped[bool] = mapped_column(Boolean)
-    n: Mapped[int] = mapped_column(BigInteger)
-    resolved: Mapped[int] = mapped_column(BigInteger)
-    reopened: Mapped[int] = mapped_column(BigInteger)
-    ever_resolved: Mapped[int] = mapped_column(BigInteger)
-    sat_sum: Mapped[int] = mapped_column(BigInteger)
-    sat_n: Mapped[int] = mapped_column(BigInteger)
-    lat_sum: Mapped[float] = mapped_column(Float(53))
-    lat_n: Mapped[int] = mapped_column(BigInteger)
-    lon_sum: Mapped[float] = mapped_column(Float(53))
-    lon_n: Mapped[int] = mapped_column(BigInteger)
 
 
 class IndexTimes(Base):
