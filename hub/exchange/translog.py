@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import TypeDecorator, insert, select, tuple_, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
@@ -223,7 +223,8 @@ def _stamp_updates(
     """UPDATE statements for the plain columns ``on_index`` changed on already written rows
     (one per table and set of columns, ``UPDATE ... FROM (VALUES ...)``), and a function that
     then tells the ORM those values are stored, so its flush at COMMIT has nothing left to
-    send. A row with any other kind of change is left to the ORM's flush, as before."""
+    send. A row with any other kind of change (a relationship, a column whose type processes
+    its values) is left to the ORM's flush, as before."""
     dialect = session.get_bind().dialect
     groups: dict[tuple[Any, tuple[str, ...]], list[Any]] = {}
     seen: set[int] = set()
@@ -237,7 +238,10 @@ def _stamp_updates(
             continue
         columns = state.mapper.column_attrs
         if len(state.mapper.primary_key) != 1 or any(
-            k not in columns or len(columns[k].columns) != 1 for k in changed
+            k not in columns
+            or len(columns[k].columns) != 1
+            or isinstance(columns[k].columns[0].type, TypeDecorator)  # values need processing
+            for k in changed
         ):
             continue
         groups.setdefault((state.mapper, changed), []).append(state)
