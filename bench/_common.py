@@ -326,3 +326,27 @@ def raw_ed25519_verify_rate(
 def process_cpu_seconds() -> float:
     """CPU time (user + system, all threads) used by this process so far."""
     return time.process_time()
+
+
+@contextlib.contextmanager
+def recorded_statements(engine: Any) -> Iterator[list[tuple[str, Any, float]]]:
+    """Every SQL statement ``engine`` sends inside the block: ``(statement, parameters,
+    seconds)``, in order (clear the list between repetitions to time each alone)."""
+    from sqlalchemy import event
+
+    statements: list[tuple[str, Any, float]] = []
+    started: list[float] = []
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
+        started.append(time.perf_counter())
+
+    def after(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
+        statements.append((statement, parameters, time.perf_counter() - started.pop()))
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)

@@ -76,6 +76,7 @@ from _common import (  # noqa: E402
     is_postgres,
     median,
     percentile,
+    recorded_statements,
     reset_database,
     warn_unless_postgres,
 )
@@ -2121,28 +2122,14 @@ def fold_figure(url: str, queued: int) -> str:
 def explain(url: str, plan: Plan) -> str:
     """Run the slowest repetition again, record its SQL, and EXPLAIN (ANALYZE, BUFFERS) each
     statement that took a noticeable share of the time."""
-    from sqlalchemy import event
-
     from hub.db import make_engine, make_sessionmaker
 
     engine = make_engine(url)
-    statements: list[tuple[str, Any, float]] = []
-    started: list[float] = []
-
-    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
-        started.append(time.perf_counter())
-
-    def after(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
-        statements.append((statement, parameters, time.perf_counter() - started.pop()))
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
     sessions = make_sessionmaker(engine)
     lines = []
     try:
-        timed(sessions, plan)
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "after_cursor_execute", after)
+        with recorded_statements(engine) as statements:
+            timed(sessions, plan)
         selects = [s for s in statements if s[0].lstrip().upper().startswith(("SELECT", "WITH"))]
         selects.sort(key=lambda s: -s[2])
         for statement, params, secs in selects[:3]:

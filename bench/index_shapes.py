@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import median, percentile
+from bench._common import median, percentile, recorded_statements
 from bench.index import Model, Workload, fit_source, loaded_meta
 
 
@@ -46,8 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     import os
     from datetime import datetime
 
-    from sqlalchemy import event
-
     from hub.db import make_engine, make_sessionmaker
 
     url = os.environ["HUB_DATABASE_URL"]
@@ -61,31 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     for plan in wl.plans(args.query, 2):  # the bench's warm-up
         _run(sessions, plan)
 
-    statements: list[tuple[str, Any, float]] = []
-    started: list[float] = []
-
-    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
-        started.append(time.perf_counter())
-
-    def after(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
-        statements.append((statement, parameters, time.perf_counter() - started.pop()))
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
     plans = wl.plans(args.query, args.reps)
     times: dict[int, list[float]] = defaultdict(list)
     stmt_times: dict[int, list[list[float]]] = defaultdict(list)
     recorded: dict[int, list[tuple[str, Any, float]]] = {}
     rows: dict[int, int] = {}
-    for _ in range(args.runs):
-        for k, plan in enumerate(plans):
-            statements.clear()
-            seconds, rows[k] = _run(sessions, plan)
-            times[k].append(seconds)
-            stmt_times[k].append([s[2] for s in statements])
-            recorded[k] = list(statements)
-    event.remove(engine, "before_cursor_execute", before)
-    event.remove(engine, "after_cursor_execute", after)
+    with recorded_statements(engine) as statements:
+        for _ in range(args.runs):
+            for k, plan in enumerate(plans):
+                statements.clear()
+                seconds, rows[k] = _run(sessions, plan)
+                times[k].append(seconds)
+                stmt_times[k].append([s[2] for s in statements])
+                recorded[k] = list(statements)
 
     print(f"{args.query}: {args.reps} repetitions x {args.runs} runs (ms: median, max)")
     buffers: list[int] = []
