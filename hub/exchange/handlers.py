@@ -236,7 +236,7 @@ def _duplicate(
         lat=complaint.lat,
         lon=complaint.lon,
         reported_at=complaint.reported_at,
-        text=f"{complaint.subject} {complaint.description}",
+        text=_match_text(complaint.subject, complaint.description),
         also=also,
         prefetched=prefetched,
     )
@@ -251,8 +251,13 @@ def _match_fields(body: dict[str, Any]) -> tuple[str, float | None, float | None
         location.get("lat"),
         location.get("lon"),
         _reported_at(body),
-        f"{body.get('subject', '')} {body.get('description', '')}",
+        _match_text(body.get("subject", ""), body.get("description", "")),
     )
+
+
+def _match_text(subject: str | None, description: str | None) -> str:
+    """The text the matcher compares: one rule for a stored complaint and a batch's body."""
+    return f"{subject} {description}"
 
 
 def _reported_at(body: dict[str, Any]) -> datetime:
